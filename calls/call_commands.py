@@ -1,0 +1,335 @@
+"""The media/call commands (PROTOCOL.md §6): the runtime around the call machine.
+
+The caller's consumer owns each call it starts: it holds the machine, arms its
+timer and carries out its effects. Other sessions' commands for the call are
+sent to the owner over the channel layer and answered back, so every transition
+of a call happens in one place, in order.
+"""
+
+import asyncio
+import time
+import uuid
+
+from . import events, presence, signals
+from . import protocol as p
+from .conf import calls_settings
+from .destinations import resolve_destinations
+from .models import Call as CallRecord
+from .policy import refusal
+from .machine import Actor, Answered, Call, Emit, Ended, Invite, LegChanged, LegHangup, Refused
+from .runtime import DEFERRED, db, seen_recently
+from .selectors import live_call_owner
+from .services import CallIdTaken, apply_call_writes, create_call
+from .subscriptions import group_name
+
+
+class OwnedCall:
+    """A call this consumer owns: the machine plus what the runtime needs around it."""
+
+    __slots__ = ("machine", "pk", "invite", "leg_types", "leg_user_pks", "seq", "timer", "deadline")
+
+    def __init__(self, machine, pk, invite, leg_types, leg_user_pks):
+        self.machine, self.pk, self.invite = machine, pk, invite
+        self.leg_types, self.leg_user_pks = leg_types, leg_user_pks
+        self.seq, self.timer, self.deadline = 0, None, None
+
+
+def _call_keys(call_id):
+    return ("media", "call", "*", call_id)
+
+
+class CallCommands:
+    """start, ringing, answered, rejected and hangup, for SignalingConsumer."""
+
+    HANDLERS = {
+        ("media", "call", "start"): "on_start",
+        ("media", "call", "ringing"): "on_call_command",
+        ("media", "call", "answered"): "on_call_command",
+        ("media", "call", "rejected"): "on_call_command",
+        ("media", "call", "hangup"): "on_call_command",
+    }
+
+    def init_calls(self):
+        self.owned_calls = {}  # call_id -> OwnedCall
+        self.invited = {}  # call_id -> owner channel, for calls this session was invited to
+        self.awaiting = {}  # ref -> (tid, cmd, call_id, timer): our commands sent to owners
+
+    def knows_call(self, call_id):
+        return call_id in self.owned_calls or call_id in self.invited
+
+    def forget_call(self, call_id):
+        self.invited.pop(call_id, None)
+
+    def actor(self):
+        return Actor(self.username, self.session_id, self.is_staff)
+
+    # ------------------------------------------------------------ start (we become the owner)
+
+    async def on_start(self, req, data):
+        call_id = data["call_id"] or str(uuid.uuid4())
+        if call_id in self.owned_calls:
+            raise p.invalid_value("call_id")
+        refused = await db(refusal)(self.user, data["callee"], data["type"])
+        if refused:
+            raise p.ProtocolError(100030, f"Unauthorized: {refused}")
+        destinations = await db(resolve_destinations)(data["callee"], data["type"], self.session_id)
+        now = time.time()
+        machine = Call(call_id, self.actor(), data["ring_time"], now)
+        effects = machine.start([d[:4] for d in destinations], now)
+        try:
+            pk = await db(create_call)(
+                machine=machine, caller_user=self.user, callee=data["callee"],
+                callee_type=data["type"], offer=data["offer"], meta=data["meta"],
+                owner_channel=self.channel_name, owner_server_id=presence.SERVER_ID,
+                leg_users={d[0]: d[4] for d in destinations},
+            )
+        except CallIdTaken:
+            raise p.invalid_value("call_id") from None
+        invite = {"call_id": call_id, "caller": {"user": self.username, "session_id": self.session_id}}
+        if data["offer"]:
+            invite["offer"] = data["offer"]
+        if data["meta"]:
+            invite["meta"] = data["meta"]
+        owned = OwnedCall(
+            machine, pk, invite,
+            leg_types={d[0]: d[5] for d in destinations},
+            leg_user_pks={d[0]: d[4] for d in destinations},
+        )
+        self.owned_calls[call_id] = owned
+        if data["subscribe"]:
+            await self.subscribe(_call_keys(call_id), data["event_body"])
+        await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
+        await signals.call_started.asend(
+            CallRecord, call_id=call_id, caller=self.username, callee=data["callee"],
+            callee_type=data["type"], destinations=[d[0] for d in destinations],
+        )
+        await self.carry_out(owned, effects)
+        return DEFERRED
+
+    # ------------------------------------------------------------ carrying out the machine's effects
+
+    async def carry_out(self, owned, effects):
+        """Record what the machine decided, then send it: history first, never only in memory."""
+        machine, now = owned.machine, time.time()
+        writes, sends, ended = [], [], False
+        for effect in effects:
+            kind = type(effect)
+            if kind is Invite:
+                invite = {**owned.invite, "type": owned.leg_types.get(effect.leg.session_id, "user")}
+                sends.append((effect.leg.channel, {"type": "call.invite", "owner": self.channel_name,
+                                                   "invite": invite}))
+            elif kind is Emit:
+                owned.seq += 1
+                writes.append(("event", owned.seq, effect.type, effect.body, now))
+                sends.append((None, effect))
+            elif kind is LegHangup:
+                sends.append((effect.leg.channel, {
+                    "type": "call.leg_hangup", "call_id": machine.call_id,
+                    "code": effect.code, "reason": effect.reason,
+                }))
+            elif kind is LegChanged:
+                leg = effect.leg
+                writes.append(("leg", leg.session_id, leg.state, leg.ended_at))
+            elif kind is Answered:
+                writes.append(("answer", effect.leg.session_id,
+                               owned.leg_user_pks.get(effect.leg.session_id), effect.answer, now))
+            elif kind is Ended:
+                writes.append(("end", effect.code, effect.reason, now))
+                ended = True
+        if writes:
+            await db(apply_call_writes)(owned.pk, writes)
+        layer = self.channel_layer
+        for channel, message in sends:
+            if channel is None:
+                await events.emit_call_event(layer, machine.call_id, message.type, message.body)
+            else:
+                await layer.send(channel, message)
+        for effect in effects:
+            if type(effect) is Answered:
+                await signals.call_answered.asend(
+                    CallRecord, call_id=machine.call_id, answered_by=effect.leg.user,
+                    session_id=effect.leg.session_id,
+                )
+            elif type(effect) is Ended:
+                await signals.call_ended.asend(
+                    CallRecord, call_id=machine.call_id, code=effect.code, reason=effect.reason
+                )
+        if ended:
+            self.owned_calls.pop(machine.call_id, None)
+            if owned.timer is not None:
+                owned.timer.cancel()
+        else:
+            self.arm_call_timer(owned)
+
+    def arm_call_timer(self, owned):
+        deadline = owned.machine.get_timer()
+        if deadline == owned.deadline:
+            return
+        if owned.timer is not None:
+            owned.timer.cancel()
+        owned.deadline, owned.timer = deadline, None
+        if deadline is not None:
+            owned.timer = asyncio.get_running_loop().call_later(
+                max(0.0, deadline - time.time()), self.post_to_self,
+                {"type": "call.timer", "call_id": owned.machine.call_id},
+            )
+
+    async def call_timer(self, message):
+        """A deadline of one of our calls passed (ring time, retry)."""
+        owned = self.owned_calls.get(message["call_id"])
+        if owned is None:
+            return
+        owned.deadline = None
+        await self.carry_out(owned, owned.machine.handle_timer(time.time()))
+
+    # ------------------------------------------------------------ commands on a call
+
+    async def on_call_command(self, req, data):
+        call_id = data["call_id"]
+        if call_id in self.owned_calls:
+            code, subscription = await self.run_call_command(call_id, req.cmd, data, self.actor(),
+                                                             self.channel_name)
+            if code is not None:
+                raise p.ProtocolError(code)
+            if subscription:
+                await self.subscribe(*subscription)
+            return None
+        owner = self.invited.get(call_id) or await db(live_call_owner)(call_id)
+        if not owner or owner == self.channel_name:
+            self.forget_call(call_id)
+            raise p.ProtocolError(305002)
+        ref = uuid.uuid4().hex
+        timer = asyncio.get_running_loop().call_later(
+            calls_settings.REQUEST_TIMEOUT, self.post_to_self,
+            {"type": "call.reply", "ref": ref, "code": 100005},
+        )
+        self.awaiting[ref] = (req.tid, req.cmd, call_id, timer)
+        await self.channel_layer.send(owner, {
+            "type": "call.command", "call_id": call_id, "cmd": req.cmd, "data": data,
+            "actor": {"user": self.username, "session_id": self.session_id, "is_staff": self.is_staff},
+            "reply_to": self.channel_name, "ref": ref,
+        })
+        return DEFERRED
+
+    async def run_call_command(self, call_id, cmd, data, actor, actor_channel):
+        """Feed one command to the machine of an owned call; return (error code, subscription)."""
+        owned = self.owned_calls.get(call_id)
+        if owned is None:
+            return 305002, None
+        machine, now = owned.machine, time.time()
+        try:
+            if cmd == "ringing":
+                effects = machine.ringing(actor, data.get("answer"), now)
+            elif cmd == "answered":
+                effects = machine.answered(actor, data["answer"], now)
+            elif cmd == "rejected":
+                effects = machine.rejected(actor, now)
+            else:
+                effects = machine.hangup(actor, now, data.get("code"), data.get("error"))
+        except Refused as refused:
+            return refused.code, None
+        await self.carry_out(owned, effects)
+        if cmd == "answered" and data.get("subscribe", True):
+            # Subscribed now, after its own `answer` event went out, before any later one.
+            if actor_channel and actor_channel != self.channel_name:
+                await self.channel_layer.group_add(group_name("media", call_id), actor_channel)
+            return None, (_call_keys(call_id), data.get("event_body") or {})
+        return None, None
+
+    async def call_command(self, message):
+        """Another session (or the API) sends a command for a call we own."""
+        actor = Actor(**message["actor"])
+        code, subscription = await self.run_call_command(
+            message["call_id"], message["cmd"], message["data"], actor, message["reply_to"]
+        )
+        if message["reply_to"]:
+            await self.channel_layer.send(message["reply_to"], {
+                "type": "call.reply", "ref": message["ref"], "code": code,
+                "subscription": subscription,
+            })
+
+    async def call_reply(self, message):
+        """The owner's answer to one of our call commands (or our own timeout)."""
+        entry = self.awaiting.pop(message["ref"], None)
+        if entry is None:
+            return
+        tid, cmd, call_id, timer = entry
+        timer.cancel()
+        code = message["code"]
+        if code is not None:
+            if code == 305002:
+                self.forget_call(call_id)
+            return await self.send_frame(p.error(tid, code))
+        subscription = message.get("subscription")
+        if subscription:
+            keys, body = subscription
+            self.subscriptions.add(tuple(keys), body)  # the owner already joined us to the group
+        if cmd == "rejected":
+            self.forget_call(call_id)
+        await self.send_frame(p.ok(tid))
+
+    # ------------------------------------------------------------ the destination's side
+
+    async def call_invite(self, message):
+        """The owner of a call invites this session: ask the client."""
+        invite = message["invite"]
+        self.invited[invite["call_id"]] = message["owner"]
+        await self.send_request("media", "call", "invite", invite, kind="invite",
+                                info=(invite["call_id"], message["owner"]))
+
+    async def invite_answered(self, info, response):
+        """The client answered an invite (None: no answer in time); tell the owner."""
+        call_id, owner = info
+        retry = None
+        if response is None:
+            outcome = "timeout"
+        elif not response.ok:
+            outcome = "refused"
+            self.forget_call(call_id)
+        else:
+            retry = response.data.get("retry")
+            valid_retry = isinstance(retry, int) and not isinstance(retry, bool) and retry >= 1
+            outcome = "retry" if valid_retry else "accepted"
+        await self.channel_layer.send(owner, {
+            "type": "call.invite_result", "call_id": call_id, "session_id": self.session_id,
+            "outcome": outcome, "retry": retry,
+        })
+
+    async def call_invite_result(self, message):
+        """A destination of a call we own answered its invite."""
+        owned = self.owned_calls.get(message["call_id"])
+        if owned is not None:
+            effects = owned.machine.invite_result(
+                message["session_id"], message["outcome"], time.time(), message.get("retry")
+            )
+            await self.carry_out(owned, effects)
+
+    async def call_leg_hangup(self, message):
+        """Our leg of a call ended (no answer, answered elsewhere, cancelled)."""
+        call_id = message["call_id"]
+        self.forget_call(call_id)
+        if seen_recently(self.hung_up_calls, call_id):
+            return
+        body = {"code": message["code"], "reason": message["reason"]}
+        await self.send_event(events.event_data("media", "call", "hangup", call_id, body))
+
+    # ------------------------------------------------------------ parties leaving
+
+    async def call_party_gone(self, message):
+        """A session of a call we own disconnected, or its process died."""
+        owned = self.owned_calls.get(message["call_id"])
+        if owned is not None:
+            effects = owned.machine.party_gone(
+                message["session_id"], time.time(), process_died=message.get("process_died", False)
+            )
+            await self.carry_out(owned, effects)
+
+    async def calls_session_gone(self):
+        """Our connection closed: our calls end (305009), owners of the others are told."""
+        for owned in list(self.owned_calls.values()):
+            await self.carry_out(owned, owned.machine.party_gone(self.session_id, time.time()))
+        for call_id, owner in list(self.invited.items()):
+            await self.channel_layer.send(owner, {
+                "type": "call.party_gone", "call_id": call_id, "session_id": self.session_id,
+            })
+        self.invited.clear()

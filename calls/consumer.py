@@ -1,0 +1,264 @@
+"""The WebSocket runtime: frames in, protocol layer, handlers, frames out.
+
+One consumer per connection. It answers every request, sends server requests
+(events, pings, invites, relayed commands) and waits for their answers without
+ever blocking on another consumer: replies come back as channel-layer messages.
+"""
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import protocol as p
+from .call_commands import CallCommands
+from .conf import calls_settings
+from .core_commands import CoreCommands
+from .runtime import DEFERRED
+
+log = logging.getLogger(__name__)
+
+# Commands allowed before login.
+PRE_LOGIN = {("core", "core", "ping"), ("core", "user", "login")}
+
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG = 1000, 1008, 1009
+
+
+class RateLimiter:
+    """Token bucket: `rate` requests per second with bursts up to `burst`."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def allow(self):
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class Pending:
+    """A server request waiting for the client's answer."""
+
+    __slots__ = ("kind", "info", "timer")
+
+    def __init__(self, kind, info, timer):
+        self.kind, self.info, self.timer = kind, info, timer
+
+
+class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
+    """One WebSocket connection speaking the call-signaling protocol."""
+
+    HANDLERS = {**CoreCommands.HANDLERS, **CallCommands.HANDLERS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.username = None
+        self.session_id = None
+        self.is_staff = False
+        self.registration_id = None
+        self.closing = False
+        self.bad_frames = 0
+        self.login_failures = 0
+        self.server_tids = itertools.count(1)
+        self.pending = {}  # server tid -> Pending
+        self.limiter = None
+        self.ping_timer = None
+        self.unanswered_pings = 0
+        self.init_calls()
+        self.init_core()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def dispatch(self, message):
+        """Run the handler of a message; no handler error ever ends the connection.
+
+        Unlike channels' own dispatch, this does not hop to a thread before every
+        message to close old database connections: our database calls do that.
+        """
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            log.warning("no handler for %s", message["type"])
+            return
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            log.exception("error handling %s", message["type"])
+
+    async def websocket_connect(self, message):
+        """The client opened the connection."""
+        s = calls_settings
+        self.limiter = RateLimiter(s.RATE_LIMIT, s.RATE_BURST)
+        await self.accept()
+        self.arm_ping()
+
+    async def websocket_disconnect(self, message):
+        """The connection closed: end this session's calls, close its registration."""
+        self.closing = True
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+        for pending in self.pending.values():
+            if pending.timer is not None:
+                pending.timer.cancel()
+        try:
+            await self.session_gone()
+        except Exception:
+            log.exception("error cleaning up session %s", self.session_id)
+        raise StopConsumer()
+
+    async def close_with(self, code):
+        if not self.closing:
+            self.closing = True
+            await self.close(code)
+
+    # ------------------------------------------------------------ frames in
+
+    async def websocket_receive(self, message):
+        """A frame arrived from the client."""
+        if self.closing:
+            return
+        text = message.get("text")
+        if text is None:
+            return await self.bad_frame(p.syntax_error("binary frames are not supported"))
+        limit = calls_settings.MAX_FRAME_BYTES
+        if len(text) > limit // 4 and len(text.encode()) > limit:
+            return await self.refuse_oversize(text)
+        try:
+            msg = p.parse_frame(text)
+        except p.ProtocolError as exc:
+            return await self.bad_frame(exc)
+        if isinstance(msg, p.Request):
+            if not self.limiter.allow():
+                log.warning("closing %s: over the rate limit", self.session_id or "connection")
+                return await self.close_with(CLOSE_POLICY)
+            await self.handle_request(msg)
+        else:
+            self.bad_frames = 0
+            await self.handle_answer(msg)
+
+    async def refuse_oversize(self, text):
+        tid = None
+        try:
+            tid = p.parse_frame(text).tid
+        except p.ProtocolError:
+            pass
+        await self.send_frame(p.error(tid, 100046, "Invalid value: frame too large"))
+        await self.close_with(CLOSE_TOO_BIG)
+
+    async def bad_frame(self, exc):
+        await self.send_frame(p.error_from(exc))
+        self.bad_frames += 1
+        if self.bad_frames > calls_settings.MAX_BAD_FRAMES:
+            await self.close_with(CLOSE_POLICY)
+
+    async def handle_request(self, req):
+        try:
+            if self.user is None and req.key not in PRE_LOGIN:
+                raise p.ProtocolError(100031, tid=req.tid)
+            data = p.validate(req)
+            result = await getattr(self, self.HANDLERS[req.key])(req, data)
+        except p.ProtocolError as exc:
+            exc.tid = req.tid
+            if exc.code in p.BAD_FRAME_CODES:
+                return await self.bad_frame(exc)
+            self.bad_frames = 0
+            return await self.send_frame(p.error_from(exc))
+        except StopConsumer:
+            raise
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("internal error %s on %s", ref, req.name)
+            return await self.send_frame(p.error(req.tid, 100002, f"Internal error (ref {ref})"))
+        self.bad_frames = 0
+        if result is not DEFERRED:
+            await self.send_frame(p.ok(req.tid, result))
+
+    # ------------------------------------------------------------ frames out
+
+    async def send_frame(self, obj):
+        if not self.closing:
+            await self.send(text_data=p.encode(obj))
+
+    async def send_request(self, cls, subclass, cmd, data, kind=None, info=None):
+        """Send a server request; with `kind`, wait for its answer (see `handle_answer`)."""
+        tid = next(self.server_tids)
+        if kind is not None:
+            timer = self.arm_timeout(tid, calls_settings.REQUEST_TIMEOUT)
+            self.pending[tid] = Pending(kind, info, timer)
+        await self.send_frame(p.request(tid, cls, subclass, cmd, data))
+        return tid
+
+    async def send_event(self, data):
+        """Send an event to the client; its answer is not waited for."""
+        await self.send_request("core", "core", "event", data)
+
+    def arm_timeout(self, tid, delay):
+        loop = asyncio.get_running_loop()
+        return loop.call_later(delay, self.post_to_self, {"type": "request.timeout", "tid": tid})
+
+    def post_to_self(self, message):
+        """Feed a message to this consumer through its own queue, in order with the rest."""
+        if not self.closing:
+            asyncio.ensure_future(self.channel_layer.send(self.channel_name, message))
+
+    async def handle_answer(self, msg):
+        """A response or ack from the client to one of our requests."""
+        pending = self.pending.get(msg.tid)
+        if pending is None:
+            return  # unknown or already timed out: ignored
+        pending.timer.cancel()
+        if isinstance(msg, p.Ack):
+            pending.timer = self.arm_timeout(msg.tid, calls_settings.ACK_TIMEOUT)
+            return await self.on_request_acked(pending)
+        del self.pending[msg.tid]
+        await self.on_request_answered(pending, msg)
+
+    async def request_timeout(self, message):
+        """A server request got no answer in time."""
+        pending = self.pending.pop(message["tid"], None)
+        if pending is not None:
+            await self.on_request_answered(pending, None)
+
+    async def on_request_answered(self, pending, response):
+        """Route the answer (None on timeout) of a server request to its kind's handler."""
+        if pending.kind == "ping":
+            if response is not None:
+                self.unanswered_pings = 0
+        elif pending.kind == "invite":
+            await self.invite_answered(pending.info, response)
+        elif pending.kind == "relay":
+            await self.relay_answered(pending.info, response)
+
+    async def on_request_acked(self, pending):
+        if pending.kind == "relay":
+            await self.relay_acked(pending.info)
+
+    # ------------------------------------------------------------ pings
+
+    def arm_ping(self):
+        loop = asyncio.get_running_loop()
+        self.ping_timer = loop.call_later(
+            calls_settings.PING_INTERVAL, self.post_to_self, {"type": "ping.due"}
+        )
+
+    async def ping_due(self, message):
+        """Time to ping the client; two unanswered in a row close the connection."""
+        if self.unanswered_pings >= 2:
+            log.info("closing %s: pings unanswered", self.session_id or "connection")
+            return await self.close_with(CLOSE_POLICY)
+        self.unanswered_pings += 1
+        await self.send_request("core", "core", "ping", {"time": int(time.time())}, kind="ping")
+        self.arm_ping()

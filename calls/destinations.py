@@ -1,0 +1,42 @@
+"""Who a call goes to: the live sessions a `start` names (PROTOCOL.md §6)."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.module_loading import import_string
+
+from registrations.selectors import live_sessions
+
+from .conf import calls_settings
+
+
+def resolve_destinations(callee, callee_type, caller_session_id):
+    """[(session_id, user name, channel, protocol, user pk, type)] of the destination sessions.
+
+    A site's CALLS["DESTINATION_RESOLVER"] may map the callee first (extension
+    numbers, e-mail addresses); it returns registrations, or None to use the
+    built-in lookup. The calling session itself is never a destination.
+    """
+    registrations = None
+    if calls_settings.DESTINATION_RESOLVER:
+        resolver = import_string(calls_settings.DESTINATION_RESOLVER)
+        registrations = resolver(callee, callee_type, caller_session_id)
+    if registrations is None:
+        registrations = builtin_destinations(callee, callee_type)
+    return [
+        (r.session_id, r.user.get_username(), r.channel_name, r.protocol, r.user_id,
+         "session" if r.session_id == callee and callee_type in (None, "session") else "user")
+        for r in registrations
+        if r.session_id != caller_session_id
+    ]
+
+
+def builtin_destinations(callee, callee_type):
+    by_user = Q(**{f"user__{get_user_model().USERNAME_FIELD}": callee})
+    sessions = live_sessions().select_related("user").order_by("connected_at")
+    if callee_type == "user":
+        return sessions.filter(by_user)
+    if callee_type == "session":
+        return sessions.filter(session_id=callee)
+    if callee_type in ("sip", "verto"):
+        return sessions.filter(by_user, protocol=callee_type)
+    return sessions.filter(by_user | Q(session_id=callee))

@@ -1,0 +1,29 @@
+"""Sending events to their subscribers over the channel layer, on every process."""
+
+import itertools
+import uuid
+
+from .subscriptions import groups_for_event
+
+_PREFIX = uuid.uuid4().hex[:12]
+_counter = itertools.count()
+
+
+def event_data(cls, subclass, type_, obj_id, body):
+    return {"class": cls, "subclass": subclass, "type": type_, "obj_id": obj_id, "body": body}
+
+
+async def emit(layer, data):
+    """Send an event (its `data` dict) to every connection subscribed to it.
+
+    It goes to the group of each (class, obj_id) pattern it matches; a connection
+    in several of them drops the copies by the event's id.
+    """
+    message = {"type": "event.deliver", "id": f"{_PREFIX}{next(_counter)}", "event": data}
+    keys = (data["class"], data["subclass"], data["type"], data["obj_id"])
+    for group in groups_for_event(keys):
+        await layer.group_send(group, message)
+
+
+async def emit_call_event(layer, call_id, type_, body):
+    await emit(layer, event_data("media", "call", type_, call_id, body))

@@ -1,0 +1,21 @@
+"""Small pieces shared by the consumer's handler mixins."""
+
+from channels.db import database_sync_to_async
+
+# A handler's result when it answers the request later, from a channel-layer reply.
+DEFERRED = object()
+
+
+def db(func):
+    """Run a sync database function from async code, in Django's database thread."""
+    return database_sync_to_async(func)
+
+
+def seen_recently(recent, key, keep=64):
+    """Whether `key` is in the dict `recent`; remember it there, keeping the last `keep`."""
+    if key in recent:
+        return True
+    recent[key] = None
+    if len(recent) > keep:
+        del recent[next(iter(recent))]
+    return False

@@ -1,0 +1,76 @@
+"""Event subscriptions of one connection, pure: matching, body merging, layer groups."""
+
+import hashlib
+
+WILDCARD = "*"
+
+
+def group_name(cls, obj_id):
+    """The channel-layer group for subscriptions keyed by (class, obj_id).
+
+    Events are routed by class and object id only; subclass and type are filtered
+    by each receiving connection. Hashed because ids may hold characters group
+    names cannot.
+    """
+    digest = hashlib.blake2b(f"{cls}\x00{obj_id}".encode(), digest_size=12).hexdigest()
+    return f"ev.{digest}"
+
+
+def groups_for_event(keys):
+    """Every group an event with these four keys must be sent to."""
+    cls, _, _, obj_id = keys
+    return {group_name(c, o) for c in (cls, WILDCARD) for o in (obj_id, WILDCARD)}
+
+
+def matches(sub_keys, event_keys):
+    return all(s == WILDCARD or s == e for s, e in zip(sub_keys, event_keys))
+
+
+def _specificity(keys):
+    return sum(1 for k in keys if k != WILDCARD)
+
+
+class SubscriptionSet:
+    """The subscriptions of one connection: four keys each, with a body."""
+
+    def __init__(self):
+        self._bodies = {}
+
+    def __len__(self):
+        return len(self._bodies)
+
+    def add(self, keys, body):
+        """Add or replace a subscription; return its group if it is a new group for us."""
+        group = group_name(keys[0], keys[3])
+        new_group = group not in self.groups()
+        self._bodies[tuple(keys)] = dict(body)
+        return group if new_group else None
+
+    def remove(self, keys):
+        """Drop a subscription; return its group if no other subscription needs it."""
+        if self._bodies.pop(tuple(keys), None) is None:
+            return None
+        group = group_name(keys[0], keys[3])
+        return None if group in self.groups() else group
+
+    def groups(self):
+        return {group_name(k[0], k[3]) for k in self._bodies}
+
+    def match(self, event_keys, event_body):
+        """The body this connection gets for an event, or None if no subscription matches."""
+        found = [(keys, body) for keys, body in self._bodies.items() if matches(keys, event_keys)]
+        if not found:
+            return None
+        if len(found) == 1 and not found[0][1]:
+            return event_body
+        merged = {}
+        for _, body in sorted(found, key=lambda kb: _specificity(kb[0])):
+            merged.update(body)
+        merged.update(event_body)
+        return merged
+
+    def as_list(self):
+        return [
+            {"class": k[0], "subclass": k[1], "type": k[2], "obj_id": k[3], "body": dict(b)}
+            for k, b in self._bodies.items()
+        ]

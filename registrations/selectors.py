@@ -1,0 +1,32 @@
+"""Reads of registrations (shared by consumer, API, admin, commands)."""
+
+from django.contrib.auth import get_user_model
+
+from .models import Registration
+
+
+def live_sessions():
+    return Registration.objects.filter(disconnected_at=None)
+
+
+def online_users():
+    """{username: [session_id, ...]} of every live session, all processes."""
+    users = {}
+    field = f"user__{get_user_model().USERNAME_FIELD}"
+    for username, session_id in live_sessions().order_by("connected_at").values_list(field, "session_id"):
+        users.setdefault(username, []).append(session_id)
+    return users
+
+
+def user_sessions(username):
+    field = f"user__{get_user_model().USERNAME_FIELD}"
+    return list(live_sessions().filter(**{field: username}).order_by("connected_at"))
+
+
+def live_session(session_id):
+    return live_sessions().filter(session_id=session_id).select_related("user").first()
+
+
+def user_is_online(username):
+    field = f"user__{get_user_model().USERNAME_FIELD}"
+    return live_sessions().filter(**{field: username}).exists()

@@ -1,0 +1,74 @@
+"""Writes of registrations and server processes (shared by consumer, API, admin, commands)."""
+
+import os
+import socket
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Registration, ServerProcess
+
+
+class DuplicateSession(Exception):
+    """The session id is already live."""
+
+
+def register_session(*, user, session_id, channel_name, server_id, remote="", user_agent="",
+                     meta=None, protocol=Registration.Protocol.API):
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return Registration.objects.create(
+                user=user, session_id=session_id, protocol=protocol,
+                remote=remote[:200], user_agent=user_agent[:400], meta=meta or {},
+                channel_name=channel_name, server_id=server_id,
+                connected_at=now, last_seen_at=now,
+            )
+    except IntegrityError:
+        raise DuplicateSession(session_id) from None
+
+
+def close_session(registration_id):
+    now = timezone.now()
+    Registration.objects.filter(pk=registration_id, disconnected_at=None).update(
+        disconnected_at=now, last_seen_at=now
+    )
+
+
+def beat(server_id):
+    """Record that this process is alive, and that its sessions are."""
+    now = timezone.now()
+    updated = ServerProcess.objects.filter(pk=server_id).update(last_beat_at=now)
+    if not updated:
+        ServerProcess.objects.create(
+            server_id=server_id, hostname=socket.gethostname(), pid=os.getpid(),
+            started_at=now, last_beat_at=now,
+        )
+    Registration.objects.filter(server_id=server_id, disconnected_at=None).update(last_seen_at=now)
+
+
+def stop_server(server_id):
+    ServerProcess.objects.filter(pk=server_id).update(stopped_at=timezone.now())
+
+
+def claim_dead_servers(server_id, stale_after):
+    """Mark every other process whose beat is stale as stopped; return the ids this call claimed.
+
+    The conditional update makes one surviving process the reaper of each dead one.
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after)
+    claimed = []
+    stale = ServerProcess.objects.filter(stopped_at=None, last_beat_at__lt=cutoff).exclude(pk=server_id)
+    for dead_id in stale.values_list("pk", flat=True):
+        if ServerProcess.objects.filter(pk=dead_id, stopped_at=None).update(stopped_at=timezone.now()):
+            claimed.append(dead_id)
+    # Sessions of processes that never beat (killed at once) are orphans too.
+    return claimed
+
+
+def close_server_sessions(server_id):
+    """Close every live registration of a process; return their session ids."""
+    live = Registration.objects.filter(server_id=server_id, disconnected_at=None)
+    session_ids = list(live.values_list("session_id", flat=True))
+    live.update(disconnected_at=timezone.now())
+    return session_ids
