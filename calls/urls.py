@@ -1,8 +1,8 @@
-"""HTTP URLs of the calls app: REST API (and later the dashboard and demo page)."""
+"""HTTP URLs of the calls app: the REST API under api/, the pages at the root."""
 
-from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
+from django.urls import include, path
 
 urlpatterns = [
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/", include("calls.api.urls")),
+    path("", include("calls.web.urls")),
 ]
