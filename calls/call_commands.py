@@ -99,6 +99,10 @@ class CallCommands:
         if data["subscribe"]:
             await self.subscribe(_call_keys(call_id), data["event_body"])
         await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
+        # For staff watchers (the dashboard): a call is live. Not a call event (§6),
+        # so parties never see it; class core, so only staff may subscribe to it.
+        await events.emit(self.channel_layer, events.event_data("core", "call", "start", call_id, {
+            "caller": invite["caller"], "callee": data["callee"], "callee_type": data["type"]}))
         await signals.call_started.asend(
             CallRecord, call_id=call_id, caller=self.username, callee=data["callee"],
             callee_type=data["type"], destinations=[d[0] for d in destinations],
