@@ -119,12 +119,14 @@ class SignalingClient:
 
     async def _server_request(self, msg):
         key = (msg["class"], msg.get("subclass", "core"), msg["cmd"])
+        if key == ("media", "call", "invite"):
+            self.invites.put_nowait(msg)
         if key == ("core", "core", "ping"):
             if self.answer_pings:
                 await self.respond(msg["tid"])
         elif key == ("core", "core", "event"):
-            await self.respond(msg["tid"])
             self.events.put_nowait(msg["data"])
+            await self.respond(msg["tid"])
         elif key == ("media", "call", "invite"):
             answer = self.invite_answer
             if answer == "ok":
@@ -133,7 +135,6 @@ class SignalingClient:
                 await self.respond(msg["tid"], error={"code": 305003, "error": "Call rejected"})
             elif isinstance(answer, dict):
                 await self.respond(msg["tid"], answer)
-            self.invites.put_nowait(msg)
         else:
             self.server_requests.put_nowait(msg)
 

@@ -18,6 +18,7 @@ from . import protocol as p
 from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
+from .daphne_compat import allow_protocol_close_codes
 from .runtime import DEFERRED
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 PRE_LOGIN = {("core", "core", "ping"), ("core", "user", "login")}
 
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG = 1000, 1008, 1009
+allow_protocol_close_codes()
 
 
 class RateLimiter:
