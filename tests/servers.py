@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port():
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -29,12 +29,18 @@ def database_url(settings_dict):
 
 
 class DaphneServer:
-    """A daphne process serving the project; `url` is its WebSocket endpoint."""
+    """A daphne process serving the project; `url` is its WebSocket endpoint.
 
-    def __init__(self, database_url, redis_url="", settings="tests.server_settings", env=None):
-        self.port = free_port()
-        self.http = f"http://127.0.0.1:{self.port}"
-        self.url = f"ws://127.0.0.1:{self.port}/ws/"
+    `host` is the address it binds (loopback unless a test runs in its own network
+    namespace, as the browser tests do).
+    """
+
+    def __init__(self, database_url, redis_url="", settings="tests.server_settings", env=None,
+                 host="127.0.0.1"):
+        self.host = host
+        self.port = free_port(host)
+        self.http = f"http://{host}:{self.port}"
+        self.url = f"ws://{host}:{self.port}/ws/"
         full_env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": settings,
@@ -46,7 +52,7 @@ class DaphneServer:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"daphne-{self.port}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(self.port),
              "callproject.asgi:application"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -58,7 +64,7 @@ class DaphneServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return
             except OSError:
                 time.sleep(0.1)

@@ -1,0 +1,92 @@
+"""The consumer through channels' WebsocketCommunicator (no server process)."""
+
+import json
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from calls.routing import websocket_urlpatterns
+from calls.security import signaling_websocket
+
+from ..conftest import PASSWORD
+from ..e2e.helpers import unique
+
+APP = signaling_websocket(URLRouter(websocket_urlpatterns))
+
+
+async def connect(headers=None):
+    communicator = WebsocketCommunicator(APP, "/ws/", headers=headers or [])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def ask(communicator, cls, subclass, cmd, data=None, tid=1):
+    await communicator.send_to(text_data=json.dumps(
+        {"class": cls, "subclass": subclass, "cmd": cmd, "data": data or {}, "tid": tid}))
+    return json.loads(await communicator.receive_from(timeout=5))
+
+
+async def login(communicator, user):
+    answer = await ask(communicator, "core", "user", "login",
+                       {"user": user, "password": PASSWORD, "session_id": unique(user)})
+    assert answer["result"] == "ok", answer
+    return answer["data"]["session_id"]
+
+
+async def test_ping_before_login_and_not_authenticated(live_db):
+    c = await connect()
+    assert await ask(c, "core", "core", "ping") == {"result": "ok", "tid": 1}
+    answer = await ask(c, "core", "user", "list", tid="t2")
+    assert answer == {"result": "error", "tid": "t2",
+                      "data": {"code": 100031, "error": "Not authenticated"}}
+    await c.disconnect()
+
+
+async def test_login_then_list_and_duplicate_login(live_db):
+    c = await connect()
+    session_id = await login(c, "alice")
+    online = await ask(c, "core", "user", "list")
+    assert session_id in online["data"]["alice"]
+    again = await ask(c, "core", "user", "login", {"user": "alice", "password": PASSWORD})
+    assert again["data"]["code"] == 100032
+    await c.disconnect()
+
+
+async def test_origin_refused_and_absent_origin_accepted(live_db):
+    refused = WebsocketCommunicator(APP, "/ws/", headers=[(b"origin", b"http://evil.example")])
+    connected, _ = await refused.connect()
+    assert not connected
+    allowed = WebsocketCommunicator(APP, "/ws/", headers=[(b"origin", b"http://localhost:8000")])
+    assert (await allowed.connect())[0]
+    await allowed.disconnect()
+
+
+async def test_invite_reaches_the_callee_and_the_answer_the_caller(live_db):
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    started = await ask(a, "media", "call", "start", {"callee": "bob"})
+    call_id = started["data"]["call_id"]
+    invite = json.loads(await b.receive_from(timeout=5))
+    assert (invite["cmd"], invite["data"]["call_id"]) == ("invite", call_id)
+    await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+    answered = await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2)
+    assert answered == {"result": "ok", "tid": 2}
+    event = json.loads(await a.receive_from(timeout=5))
+    assert (event["cmd"], event["data"]["type"]) == ("event", "answer")
+    await a.disconnect()
+    hangup = json.loads(await b.receive_from(timeout=5))
+    assert hangup["data"]["body"] == {"code": 305009, "reason": "Caller stopped"}
+    await b.disconnect()
+
+
+@pytest.mark.parametrize("frame, code", [("nope", 100044), ('{"class":"core","cmd":"x","tid":1}', 100031)])
+async def test_bad_frames(live_db, frame, code):
+    c = await connect()
+    await c.send_to(text_data=frame)
+    assert json.loads(await c.receive_from())["data"]["code"] == code
+    await c.send_to(bytes_data=b"\x00")
+    assert json.loads(await c.receive_from())["data"]["code"] == 100044
+    await c.disconnect()
