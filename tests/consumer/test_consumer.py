@@ -90,3 +90,32 @@ async def test_bad_frames(live_db, frame, code):
     await c.send_to(bytes_data=b"\x00")
     assert json.loads(await c.receive_from())["data"]["code"] == 100044
     await c.disconnect()
+
+
+async def test_two_unanswered_pings_close_the_connection(live_db, settings):
+    settings.CALLS = {"PING_INTERVAL": 0.2}
+    c = await connect()
+    first = json.loads(await c.receive_from(timeout=2))
+    assert (first["class"], first["cmd"], set(first["data"])) == ("core", "ping", {"time"})
+    await c.send_to(text_data=json.dumps({"result": "ok", "tid": first["tid"]}))  # answered
+    second = json.loads(await c.receive_from(timeout=2))
+    third = json.loads(await c.receive_from(timeout=2))
+    assert second["cmd"] == third["cmd"] == "ping"  # two in a row unanswered...
+    assert (await c.receive_output(timeout=2)) == {"type": "websocket.close", "code": 1008}
+
+
+async def test_an_ack_extends_the_wait_for_an_invite_answer(live_db, settings):
+    settings.CALLS = {"REQUEST_TIMEOUT": 0.3, "ACK_TIMEOUT": 1.5, "PING_INTERVAL": 60}
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    call_id = (await ask(a, "media", "call", "start", {"callee": "bob"}))["data"]["call_id"]
+    invite = json.loads(await b.receive_from(timeout=5))
+    await b.send_to(text_data=json.dumps({"ack": invite["tid"]}))
+    assert await b.receive_nothing(timeout=0.8)  # past the 0.3 s plain wait, still invited
+    hangup = json.loads(await b.receive_from(timeout=2))  # the 1.5 s after the ack ran out
+    assert (hangup["data"]["obj_id"], hangup["data"]["body"]["code"]) == (call_id, 305005)
+    event = json.loads(await a.receive_from(timeout=2))
+    assert event["data"]["body"] == {"code": 305005, "reason": "No answer"}
+    await a.disconnect()
+    await b.disconnect()
