@@ -7,6 +7,7 @@ of a call happens in one place, in order.
 """
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -21,6 +22,15 @@ from .runtime import DEFERRED, db, seen_recently
 from .selectors import live_call_owner
 from .services import CallIdTaken, apply_call_writes, create_call
 from .subscriptions import group_name
+
+log = logging.getLogger(__name__)
+
+
+async def send_signal(signal, sender, **kwargs):
+    """Tell the site's receivers; one that fails is logged and never stops the call."""
+    for receiver, result in await signal.asend_robust(sender, **kwargs):
+        if isinstance(result, Exception):
+            log.error("%s receiver %r failed", signal, receiver, exc_info=result)
 
 
 class OwnedCall:
@@ -103,7 +113,7 @@ class CallCommands:
         # so parties never see it; class core, so only staff may subscribe to it.
         await events.emit(self.channel_layer, events.event_data("core", "call", "start", call_id, {
             "caller": invite["caller"], "callee": data["callee"], "callee_type": data["type"]}))
-        await signals.call_started.asend(
+        await send_signal(signals.call_started,
             CallRecord, call_id=call_id, caller=self.username, callee=data["callee"],
             callee_type=data["type"], destinations=[d[0] for d in destinations],
         )
@@ -150,12 +160,12 @@ class CallCommands:
                 await layer.send(channel, message)
         for effect in effects:
             if type(effect) is Answered:
-                await signals.call_answered.asend(
+                await send_signal(signals.call_answered,
                     CallRecord, call_id=machine.call_id, answered_by=effect.leg.user,
                     session_id=effect.leg.session_id,
                 )
             elif type(effect) is Ended:
-                await signals.call_ended.asend(
+                await send_signal(signals.call_ended,
                     CallRecord, call_id=machine.call_id, code=effect.code, reason=effect.reason
                 )
         if ended:
@@ -328,10 +338,18 @@ class CallCommands:
             )
             await self.carry_out(owned, effects)
 
-    async def calls_session_gone(self):
-        """Our connection closed: our calls end (305009), owners of the others are told."""
+    async def calls_session_gone(self, shutdown=False):
+        """Our connection closed: our calls end (305009, or 100001 when the server stops),
+        owners of the others are told."""
         for owned in list(self.owned_calls.values()):
-            await self.carry_out(owned, owned.machine.party_gone(self.session_id, time.time()))
+            machine, now = owned.machine, time.time()
+            if shutdown:
+                await self.carry_out(owned, machine.shutdown(now))
+                # Our own channel no longer reads: tell our client here, still connected.
+                await self.deliver_event(events.event_data(
+                    "media", "call", "hangup", machine.call_id, machine.outcome))
+            else:
+                await self.carry_out(owned, machine.party_gone(self.session_id, now))
         for call_id, owner in list(self.invited.items()):
             await self.channel_layer.send(owner, {
                 "type": "call.party_gone", "call_id": call_id, "session_id": self.session_id,

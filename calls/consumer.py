@@ -13,13 +13,14 @@ import uuid
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import connections
 
 from . import protocol as p
 from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
 from .daphne_compat import allow_protocol_close_codes
-from .runtime import DEFERRED
+from .runtime import DEFERRED, db
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +108,37 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         await self.accept()
         self.arm_ping()
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server is shutting down: daphne cancels every application and
+            # waits for them. Our calls end with 100001 before we go.
+            if not self.closing:
+                await self.end_session(shutdown=True)
+                # Leave no database connection open in the database thread as the
+                # process exits (seen crashing the interpreter's final collection).
+                await db(connections.close_all)()
+            raise
+
     async def websocket_disconnect(self, message):
         """The connection closed: end this session's calls, close its registration."""
-        self.closing = True
+        await self.end_session()
+        raise StopConsumer()
+
+    async def end_session(self, shutdown=False):
+        # On shutdown the socket is still open: our client can still be told.
+        self.closing = not shutdown
         if self.ping_timer is not None:
             self.ping_timer.cancel()
         for pending in self.pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
         try:
-            await self.session_gone()
+            await self.session_gone(shutdown)
         except Exception:
             log.exception("error cleaning up session %s", self.session_id)
-        raise StopConsumer()
+        self.closing = True
 
     async def close_with(self, code):
         if not self.closing:

@@ -111,11 +111,11 @@ class CoreCommands:
             {"user": self.username, "session_id": session_id}))
         return {"session_id": session_id}
 
-    async def session_gone(self):
-        """The connection closed: calls first, then the registration and groups."""
+    async def session_gone(self, shutdown=False):
+        """The connection closed (or the server stops): calls first, then the registration and groups."""
         if self.user is None:
             return
-        await self.calls_session_gone()
+        await self.calls_session_gone(shutdown)
         await db(registration_services.close_session)(self.registration_id)
         for group in self.subscriptions.groups():
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -277,9 +277,11 @@ class CoreCommands:
 
     async def event_deliver(self, message):
         """An event reached one of our groups: pass it on if a subscription matches."""
-        if seen_recently(self.seen_events, message["id"]):
-            return
-        ev = message["event"]
+        if not seen_recently(self.seen_events, message["id"]):
+            await self.deliver_event(message["event"])
+
+    async def deliver_event(self, ev):
+        """Send an event to our client if a subscription matches, with the merged body."""
         body = self.subscriptions.match(
             (ev["class"], ev["subclass"], ev["type"], ev["obj_id"]), ev["body"]
         )

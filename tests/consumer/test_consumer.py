@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
@@ -118,4 +119,25 @@ async def test_an_ack_extends_the_wait_for_an_invite_answer(live_db, settings):
     event = json.loads(await a.receive_from(timeout=2))
     assert event["data"]["body"] == {"code": 305005, "reason": "No answer"}
     await a.disconnect()
+    await b.disconnect()
+
+
+async def test_server_shutdown_ends_owned_calls_with_normal_termination(live_db):
+    from calls.models import Call
+
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    call_id = (await ask(a, "media", "call", "start", {"callee": "bob"}))["data"]["call_id"]
+    invite = json.loads(await b.receive_from(timeout=5))
+    await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+    assert (await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2))["result"] == "ok"
+    assert json.loads(await a.receive_from(timeout=5))["data"]["type"] == "answer"
+    a.future.cancel()  # what daphne does to every application when the server stops
+    hangup = json.loads(await a.receive_from(timeout=5))
+    assert hangup["data"]["body"] == {"code": 100001, "reason": "Normal termination"}
+    event = json.loads(await b.receive_from(timeout=5))
+    assert event["data"]["body"] == {"code": 100001, "reason": "Normal termination"}
+    call = await database_sync_to_async(Call.objects.get)(call_id=call_id)
+    assert (call.state, call.hangup_code) == ("ended", 100001)
     await b.disconnect()
