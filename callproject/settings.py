@@ -93,7 +93,7 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+        "default": {"BACKEND": "calls.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -134,6 +134,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Live and past calls and registrations of the call-signaling server.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "calls.api.schema.allow_empty_query_values",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CallStateEnum": "calls.models.Call.State",
+        "LegStateEnum": "calls.models.CallLeg.State",
+    },
 }
 
 # The call-signaling apps; every key is optional (defaults in calls/conf.py).

@@ -36,7 +36,7 @@ REQUIRED_APPS = [
     ("drf_spectacular", "the REST API's schema and docs pages"),
 ]
 
-IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+IN_MEMORY_LAYERS = ("channels.layers.InMemoryChannelLayer", "calls.layers.InMemoryChannelLayer")
 
 
 def _installed(name):
@@ -68,10 +68,10 @@ def check_channel_layer(app_configs=None, **kwargs):
             "sessions and calls cannot reach each other.",
             hint="Set CHANNEL_LAYERS = {'default': {'BACKEND': 'channels_redis.core.RedisChannelLayer', "
                  "'CONFIG': {'hosts': ['redis://127.0.0.1:6379/0']}}} "
-                 "(or 'channels.layers.InMemoryChannelLayer' for a single process).",
+                 "(or 'calls.layers.InMemoryChannelLayer' for a single process).",
             id="calls.E001",
         )]
-    if default.get("BACKEND") == IN_MEMORY_LAYER and not settings.DEBUG:
+    if default.get("BACKEND") in IN_MEMORY_LAYERS and not settings.DEBUG:
         return [checks.Warning(
             "The in-memory channel layer only reaches consumers of its own process: with several "
             "server processes (workers, replicas) users on different processes cannot call each other.",
