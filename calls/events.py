@@ -16,13 +16,18 @@ def event_data(cls, subclass, type_, obj_id, body):
 async def emit(layer, data):
     """Send an event (its `data` dict) to every connection subscribed to it.
 
-    It goes to the group of each (class, obj_id) pattern it matches; a connection
-    in several of them drops the copies by the event's id.
+    It goes to the group of each (class, obj_id) pattern it matches: in one go
+    where the layer can (ours), else group by group, and a connection in several
+    of them drops the copies by the event's id.
     """
     message = {"type": "event.deliver", "id": f"{_PREFIX}{next(_counter)}", "event": data}
-    keys = (data["class"], data["subclass"], data["type"], data["obj_id"])
-    for group in groups_for_event(keys):
-        await layer.group_send(group, message)
+    groups = groups_for_event((data["class"], data["subclass"], data["type"], data["obj_id"]))
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        await send_many(groups, message)
+    else:
+        for group in groups:
+            await layer.group_send(group, message)
 
 
 async def emit_call_event(layer, call_id, type_, body):
