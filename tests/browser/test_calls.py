@@ -5,6 +5,10 @@ import asyncio
 import pytest
 from playwright.async_api import expect
 
+from calls.client import SignalingClient
+
+from ..conftest import PASSWORD
+
 pytestmark = pytest.mark.browser
 
 STATE = "#call-state"
@@ -23,7 +27,8 @@ async def peer_state(page):
 async def assert_video_plays(page):
     """The remote <video> shows frames: a size, and its clock moves on."""
     video = page.locator("#remote-video")
-    await expect.poll(lambda: video.evaluate("v => v.videoWidth"), timeout=10000).to_be_greater_than(0)
+    await page.wait_for_function("document.getElementById('remote-video').videoWidth > 0",
+                                 timeout=10000)
     before = await video.evaluate("v => v.currentTime")
     await asyncio.sleep(1.0)
     after = await video.evaluate("v => v.currentTime")
@@ -122,3 +127,39 @@ async def test_answered_on_another_tab(pages):
     for page in (alice, bob_tab2):
         await expect(page.locator(STATE)).to_have_attribute("data-state", "ended")
         await expect(page.locator("#call-reason")).to_have_text("User hangup (code 0)")
+
+
+async def test_page_reconnects_after_a_drop_and_stays_stopped(pages, netns_server):
+    carol = await pages.open("carol")
+    status = carol.locator("#connection")
+    await expect(status).to_have_attribute("data-status", "online")
+    first = await carol.evaluate("window.phone.client.sessionId")
+
+    # The server drops the connection (a frame over 64 KiB: close 1009) ...
+    await carol.evaluate("window.phone.client._ws.send('x'.repeat(70000))")
+    # ... and the page connects and logs in again by itself, as a new session.
+    await expect(carol).to_have_url(f"{netns_server.http}/")
+    await carol.wait_for_function(
+        f"window.phone.client.status === 'online' && window.phone.client.sessionId !== '{first}'"
+        " && window.phone.client.sessionId", timeout=10000)
+    second = await carol.evaluate("window.phone.client.sessionId")
+
+    async with SignalingClient.connect(netns_server.url) as dave, \
+            SignalingClient.connect(netns_server.url) as staff:
+        await dave.login("dave", password=PASSWORD)
+        await staff.login("staff", password=PASSWORD)
+        online = await dave.request("core", "user", "list")
+        assert second in online["carol"]
+        call_id = (await dave.call("start", callee="carol"))["call_id"]
+        await expect(carol.locator("#incoming")).to_be_visible()
+        await carol.click("#reject")
+        assert (await dave.next_event("hangup"))["obj_id"] == call_id
+
+        # A session stopped on purpose (core/session/stop) does not come back.
+        await staff.request("core", "session", "stop", {"session_id": second})
+        await expect(status).to_have_attribute("data-status", "closed")
+        await expect(carol.locator("#call-state")).to_contain_text("User stop")
+        await asyncio.sleep(2)
+        await expect(status).to_have_attribute("data-status", "closed")
+        assert "carol" not in await dave.request("core", "user", "list")
+    await pages.screenshot(carol, "stopped")
