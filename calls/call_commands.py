@@ -7,11 +7,12 @@ of a call happens in one place, in order.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 
-from . import events, presence, signals
+from . import events, history, presence, signals
 from . import protocol as p
 from .conf import calls_settings
 from .destinations import resolve_destinations
@@ -20,7 +21,7 @@ from .policy import refusal
 from .machine import Actor, Answered, Call, Emit, Ended, Invite, LegChanged, LegHangup, Refused
 from .runtime import DEFERRED, db, seen_recently
 from .selectors import live_call_owner
-from .services import CallIdTaken, apply_call_writes, create_call
+from .services import call_id_taken
 from .subscriptions import group_name
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,10 @@ async def send_signal(signal, sender, **kwargs):
 class OwnedCall:
     """A call this consumer owns: the machine plus what the runtime needs around it."""
 
-    __slots__ = ("machine", "pk", "invite", "leg_types", "leg_user_pks", "seq", "timer", "deadline")
+    __slots__ = ("machine", "invite", "leg_types", "leg_user_pks", "seq", "timer", "deadline")
 
-    def __init__(self, machine, pk, invite, leg_types, leg_user_pks):
-        self.machine, self.pk, self.invite = machine, pk, invite
+    def __init__(self, machine, invite, leg_types, leg_user_pks):
+        self.machine, self.invite = machine, invite
         self.leg_types, self.leg_user_pks = leg_types, leg_user_pks
         self.seq, self.timer, self.deadline = 0, None, None
 
@@ -77,37 +78,35 @@ class CallCommands:
 
     async def on_start(self, req, data):
         call_id = data["call_id"] or str(uuid.uuid4())
-        if call_id in self.owned_calls:
+        if data["call_id"] and (call_id in self.owned_calls or await db(call_id_taken)(call_id)):
             raise p.invalid_value("call_id")
-        refused = await db(refusal)(self.user, data["callee"], data["type"])
+        refused = calls_settings.CALL_POLICY and await db(refusal)(self.user, data["callee"], data["type"])
         if refused:
             raise p.ProtocolError(100030, f"Unauthorized: {refused}")
         destinations = await db(resolve_destinations)(data["callee"], data["type"], self.session_id)
         now = time.time()
         machine = Call(call_id, self.actor(), data["ring_time"], now)
         effects = machine.start([d[:4] for d in destinations], now)
-        try:
-            pk = await db(create_call)(
-                machine=machine, caller_user=self.user, callee=data["callee"],
-                callee_type=data["type"], offer=data["offer"], meta=data["meta"],
-                owner_channel=self.channel_name, owner_server_id=presence.SERVER_ID,
-                leg_users={d[0]: d[4] for d in destinations},
-            )
-        except CallIdTaken:
-            raise p.invalid_value("call_id") from None
+        user_pks = {d[0]: d[4] for d in destinations}
+        created = history.writer().start_call(call_id, {
+            "caller_id": self.user.pk, "caller_session_id": self.session_id,
+            "callee": data["callee"], "callee_type": data["type"], "ring_time": data["ring_time"],
+            "started_at": now, "meta": data["meta"], "offer": data["offer"],
+            "owner_channel": self.channel_name, "owner_server_id": presence.SERVER_ID,
+            "legs": [(leg.session_id, user_pks[leg.session_id], leg.protocol, leg.channel,
+                      leg.state, leg.invited_at) for leg in machine.legs.values()],
+        })
         invite = {"call_id": call_id, "caller": {"user": self.username, "session_id": self.session_id}}
         if data["offer"]:
             invite["offer"] = data["offer"]
         if data["meta"]:
             invite["meta"] = data["meta"]
-        owned = OwnedCall(
-            machine, pk, invite,
-            leg_types={d[0]: d[5] for d in destinations},
-            leg_user_pks={d[0]: d[4] for d in destinations},
-        )
+        owned = OwnedCall(machine, invite, leg_types={d[0]: d[5] for d in destinations},
+                          leg_user_pks=user_pks)
         self.owned_calls[call_id] = owned
         if data["subscribe"]:
             await self.subscribe(_call_keys(call_id), data["event_body"])
+        await created  # from its `ok` on, the call is in the history for every process to see
         await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
         # For staff watchers (the dashboard): a call is live. Not a call event (§6),
         # so parties never see it; class core, so only staff may subscribe to it.
@@ -123,7 +122,8 @@ class CallCommands:
     # ------------------------------------------------------------ carrying out the machine's effects
 
     async def carry_out(self, owned, effects):
-        """Record what the machine decided, then send it: history first, never only in memory."""
+        """Record what the machine decided and send it: the history is written as the events
+        go out (queued to the history writer, in order), and before the call's end is told."""
         machine, now = owned.machine, time.time()
         writes, sends, ended = [], [], False
         for effect in effects:
@@ -151,7 +151,10 @@ class CallCommands:
                 writes.append(("end", effect.code, effect.reason, now))
                 ended = True
         if writes:
-            await db(apply_call_writes)(owned.pk, writes)
+            written = history.writer().changes(machine.call_id, writes, ended)
+            if ended:  # the record is complete before anyone hears of the end
+                with contextlib.suppress(Exception):  # logged by the writer
+                    await written
         layer = self.channel_layer
         for channel, message in sends:
             if channel is None:

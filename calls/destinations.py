@@ -16,23 +16,27 @@ def resolve_destinations(callee, callee_type, caller_session_id):
     numbers, e-mail addresses); it returns registrations, or None to use the
     built-in lookup. The calling session itself is never a destination.
     """
-    registrations = None
+    found = None
     if calls_settings.DESTINATION_RESOLVER:
         resolver = import_string(calls_settings.DESTINATION_RESOLVER)
         registrations = resolver(callee, callee_type, caller_session_id)
-    if registrations is None:
-        registrations = builtin_destinations(callee, callee_type)
+        if registrations is not None:
+            found = [(r.session_id, r.user.get_username(), r.channel_name, r.protocol, r.user_id)
+                     for r in registrations]
+    if found is None:
+        username = f"user__{get_user_model().USERNAME_FIELD}"
+        found = builtin_destinations(callee, callee_type).values_list(
+            "session_id", username, "channel_name", "protocol", "user_id")
     return [
-        (r.session_id, r.user.get_username(), r.channel_name, r.protocol, r.user_id,
-         "session" if r.session_id == callee and callee_type in (None, "session") else "user")
-        for r in registrations
-        if r.session_id != caller_session_id
+        (*row, "session" if row[0] == callee and callee_type in (None, "session") else "user")
+        for row in found
+        if row[0] != caller_session_id
     ]
 
 
 def builtin_destinations(callee, callee_type):
     by_user = Q(**{f"user__{get_user_model().USERNAME_FIELD}": callee})
-    sessions = live_sessions().select_related("user").order_by("connected_at")
+    sessions = live_sessions().order_by("connected_at")
     if callee_type == "user":
         return sessions.filter(by_user)
     if callee_type == "session":

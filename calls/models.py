@@ -92,7 +92,7 @@ class CallLeg(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.call_id}:{self.session_id}"
+        return f"leg {self.session_id} ({self.state})"
 
 
 class CallEvent(models.Model):
@@ -109,4 +109,4 @@ class CallEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["call", "seq"], name="call_event_unique_seq")]
 
     def __str__(self):
-        return f"{self.call_id}#{self.seq} {self.type}"
+        return f"#{self.seq} {self.type}"

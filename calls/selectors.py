@@ -1,7 +1,7 @@
 """Reads of the call history (shared by consumer, API, admin, commands)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 
 from .models import Call
 
@@ -34,3 +34,44 @@ def call_parties(call_id):
     users = {getattr(call.caller, field)}
     users.update(call.legs.values_list(f"user__{field}", flat=True))
     return call.state != Call.State.ENDED, users
+
+
+def live_calls(user):
+    """The calls `user` may see that have not ended."""
+    return visible_calls(user).exclude(state=Call.State.ENDED)
+
+
+def calls_with_party(calls, username):
+    """Narrow `calls` to those where `username` is the caller, an invited destination, or the answerer."""
+    field = get_user_model().USERNAME_FIELD
+    return calls.filter(
+        Q(**{f"caller__{field}": username})
+        | Q(**{f"legs__user__{field}": username})
+        | Q(**{f"answered_by__{field}": username})
+    ).distinct()
+
+
+def call_stats(calls, since):
+    """Counts over `calls` started at or after `since`, and how many of `calls` are live."""
+    calls = Call.objects.filter(pk__in=calls.values("pk"))  # no duplicate rows from party joins
+    window = calls.filter(started_at__gte=since)
+    total = window.count()
+    answered = window.filter(answered_at__isnull=False).count()
+    talked = window.filter(answered_at__isnull=False, ended_at__isnull=False).annotate(
+        talk=ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+    ).aggregate(avg=Avg("talk"))["avg"]
+    codes = (
+        window.filter(hangup_code__isnull=False)
+        .order_by()
+        .values("hangup_code")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "since": since,
+        "live_calls": calls.exclude(state=Call.State.ENDED).count(),
+        "calls": total,
+        "answered": answered,
+        "answer_rate": answered / total if total else None,
+        "avg_duration": talked.total_seconds() if talked is not None else None,
+        "by_hangup_code": {str(row["hangup_code"]): row["n"] for row in codes},
+    }

@@ -1,90 +1,103 @@
 """Writes of the call history (shared by consumer, reaper, API, admin, commands)."""
 
+import json
 from datetime import datetime, timezone as dt_timezone
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .conf import calls_settings
 from .models import Call, CallEvent, CallLeg
 
 
-class CallIdTaken(Exception):
-    """A `start` named a call id that the history already has."""
-
-
 def to_datetime(ts):
     return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
 
 
-def create_call(*, machine, caller_user, callee, callee_type, offer, meta, owner_channel,
-                owner_server_id, leg_users):
+def record_call_start(*, call_id, caller_id, caller_session_id, callee, callee_type, ring_time,
+                      started_at, meta, offer, owner_channel, owner_server_id, legs):
     """Write a call and its legs as `start` creates them; return the call's pk.
 
-    `leg_users` maps each leg's session id to its user object.
+    `legs` are (session_id, user_pk, protocol, channel, state, invited_at) tuples;
+    times are epoch seconds. Runs inside the history writer's transaction.
     """
     keep = calls_settings.KEEP_SDP
-    try:
-        with transaction.atomic():
-            call = Call.objects.create(
-                call_id=machine.call_id, caller=caller_user,
-                caller_session_id=machine.caller.session_id, callee=callee,
-                callee_type=callee_type, ring_time=machine.ring_time,
-                started_at=to_datetime(machine.started_at), meta=meta,
-                has_offer=bool(offer), offer=offer if keep and offer else None,
-                owner_channel=owner_channel, owner_server_id=owner_server_id,
-            )
-            CallLeg.objects.bulk_create(
-                CallLeg(
-                    call=call, user_id=leg_users[leg.session_id], session_id=leg.session_id,
-                    protocol=leg.protocol, channel_name=leg.channel, state=leg.state,
-                    invited_at=to_datetime(leg.invited_at),
-                )
-                for leg in machine.legs.values()
-            )
-    except IntegrityError:
-        raise CallIdTaken(machine.call_id) from None
+    call = Call.objects.create(
+        call_id=call_id, caller_id=caller_id, caller_session_id=caller_session_id,
+        callee=callee, callee_type=callee_type, ring_time=ring_time,
+        started_at=to_datetime(started_at), meta=meta,
+        has_offer=bool(offer), offer=offer if keep and offer else None,
+        owner_channel=owner_channel, owner_server_id=owner_server_id,
+    )
+    CallLeg.objects.bulk_create(
+        CallLeg(call_id=call.pk, user_id=user_pk, session_id=session_id, protocol=protocol,
+                channel_name=channel, state=state, invited_at=to_datetime(invited_at))
+        for session_id, user_pk, protocol, channel, state, invited_at in legs
+    )
     return call.pk
 
 
-def apply_call_writes(call_pk, writes):
-    """Record what one input did to a call, in one transaction.
+def record_call_changes(changes):
+    """Record what inputs did to calls: `changes` is a list of (call pk, writes), in order.
 
-    `writes` is a list of tuples built by the runtime from the machine's effects:
+    Each `writes` is a list of tuples built by the runtime from the machine's effects:
     ("leg", session_id, state, ended_at), ("event", seq, type, body, at),
-    ("answer", session_id, user_pk, answer, at), ("end", code, reason, at).
+    ("answer", session_id, user_pk, answer, at), ("end", code, reason, at); times in
+    epoch seconds. A whole batch of calls costs a few statements: this is the hot
+    path of every call, so the updates are plain `executemany` SQL. Runs inside the
+    history writer's transaction.
     """
     keep = calls_settings.KEEP_SDP
-    with transaction.atomic():
-        events = []
+    stamp = connection.ops.adapt_datetimefield_value
+    legs, events, answers, ends = {}, [], [], []
+    for call_pk, writes in changes:
         for write in writes:
             kind = write[0]
-            if kind == "leg":
+            if kind == "leg":  # only a leg's last state in the batch matters
                 _, session_id, state, ended_at = write
-                CallLeg.objects.filter(call_id=call_pk, session_id=session_id).update(
-                    state=state, ended_at=to_datetime(ended_at) if ended_at else None
-                )
+                legs[call_pk, session_id] = (state, stamp(to_datetime(ended_at)) if ended_at else None)
             elif kind == "event":
                 _, seq, type_, body, at = write
                 events.append(CallEvent(call_id=call_pk, seq=seq, type=type_,
                                         body=_stored_body(body, keep), at=to_datetime(at)))
             elif kind == "answer":
                 _, session_id, user_pk, answer, at = write
-                Call.objects.filter(pk=call_pk).update(
-                    state=Call.State.ANSWERED, answered_at=to_datetime(at),
-                    answered_by_id=user_pk, answered_session_id=session_id,
-                    has_answer=bool(answer), answer=answer if keep and answer else None,
-                )
+                answers.append((Call.State.ANSWERED, stamp(to_datetime(at)), user_pk, session_id,
+                                bool(answer), _json(answer if keep and answer else None), call_pk))
             elif kind == "end":
                 _, code, reason, at = write
-                Call.objects.filter(pk=call_pk).update(
-                    state=Call.State.ENDED, ended_at=to_datetime(at),
-                    hangup_code=code, hangup_reason=reason,
-                )
-        if events:
-            CallEvent.objects.bulk_create(events)
+                ends.append((Call.State.ENDED, stamp(to_datetime(at)), code, reason, call_pk))
+    call_table, leg_table = Call._meta.db_table, CallLeg._meta.db_table
+    with connection.cursor() as cursor:
+        if legs:
+            cursor.executemany(
+                f"UPDATE {leg_table} SET state = %s, ended_at = %s WHERE call_id = %s AND session_id = %s",
+                [(state, ended_at, pk, session_id) for (pk, session_id), (state, ended_at) in legs.items()],
+            )
+        if answers:
+            cursor.executemany(
+                f"UPDATE {call_table} SET state = %s, answered_at = %s, answered_by_id = %s, "
+                "answered_session_id = %s, has_answer = %s, answer = %s WHERE id = %s",
+                answers,
+            )
+        if ends:
+            cursor.executemany(
+                f"UPDATE {call_table} SET state = %s, ended_at = %s, hangup_code = %s, "
+                "hangup_reason = %s WHERE id = %s",
+                ends,
+            )
+    if events:
+        CallEvent.objects.bulk_create(events)
+
+
+def _json(value):
+    return None if value is None else json.dumps(value)
+
+
+def call_id_taken(call_id):
+    return Call.objects.filter(call_id=call_id).exists()
 
 
 def _stored_body(body, keep_sdp):
@@ -128,3 +141,23 @@ def request_hangup(call, *, user, code=None, reason=None):
         "ref": None,
     }
     async_to_sync(get_channel_layer().send)(call.owner_channel, message)
+
+
+def prune_calls(before, *, dry_run=False, batch_size=500):
+    """Delete calls that ended before `before`, with their legs and events.
+
+    Return {"calls", "legs", "events"} counts (what would go, with `dry_run`).
+    """
+    old = Call.objects.filter(state=Call.State.ENDED, ended_at__lt=before)
+    counts = {
+        "calls": old.count(),
+        "legs": CallLeg.objects.filter(call__in=old).count(),
+        "events": CallEvent.objects.filter(call__in=old).count(),
+    }
+    if not dry_run:
+        while batch := list(old.values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                CallEvent.objects.filter(call_id__in=batch).delete()
+                CallLeg.objects.filter(call_id__in=batch).delete()
+                Call.objects.filter(pk__in=batch).delete()
+    return counts

@@ -30,3 +30,15 @@ def live_session(session_id):
 def user_is_online(username):
     field = f"user__{get_user_model().USERNAME_FIELD}"
     return live_sessions().filter(**{field: username}).exists()
+
+
+def visible_registrations(user):
+    """Staff see every registration, others only their own."""
+    registrations = Registration.objects.select_related("user")
+    return registrations if user.is_staff else registrations.filter(user=user)
+
+
+def online_counts():
+    """(online users, online sessions) over every process."""
+    live = live_sessions()
+    return live.values("user").distinct().count(), live.count()

@@ -3,6 +3,8 @@
 import os
 import socket
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -72,3 +74,21 @@ def close_server_sessions(server_id):
     session_ids = list(live.values_list("session_id", flat=True))
     live.update(disconnected_at=timezone.now())
     return session_ids
+
+
+def stop_sessions(registrations):
+    """Ask each live session among `registrations` to stop (as `core/session/stop` does); return how many."""
+    layer = get_channel_layer()
+    live = [r.channel_name for r in registrations if r.disconnected_at is None and r.channel_name]
+    for channel_name in live:
+        async_to_sync(layer.send)(channel_name, {"type": "session.stop"})
+    return len(live)
+
+
+def prune_registrations(before, *, dry_run=False):
+    """Delete registrations of sessions that ended before `before`; return how many (would) go."""
+    old = Registration.objects.filter(disconnected_at__lt=before)
+    count = old.count()
+    if not dry_run:
+        old.delete()
+    return count

@@ -46,3 +46,5 @@ def _postgres_reachable(url):
 CLUSTER_AVAILABLE = _postgres_reachable(CLUSTER_DATABASE_URL)
 if CLUSTER_AVAILABLE:
     DATABASES["cluster"] = dj_database_url.parse(CLUSTER_DATABASE_URL)
+    # One test database per run: runs side by side on one machine don't collide.
+    DATABASES["cluster"]["TEST"] = {"NAME": f"test_calls_cluster_{os.getpid()}"}

@@ -66,7 +66,7 @@ def make_call(caller, callees=(), *, state="ended", answered_by=None, started_at
     call = Call.objects.create(
         call_id=f"c-{uuid.uuid4().hex[:12]}", caller=caller, caller_session_id=f"s-{caller.pk}",
         callee=callee or (callees[0].get_username() if callees else "nobody"), callee_type=callee_type,
-        state=state if answered_by is None or state != "ringing" else "answered", ring_time=30,
+        state=state, ring_time=30,
         started_at=started_at, answered_at=answered_at, ended_at=ended_at,
         answered_by=answered_by, answered_session_id=f"s-{answered_by.pk}" if answered_by else "",
         hangup_code=code, hangup_reason=reason or "", meta=meta or {}, has_offer=True,

@@ -209,10 +209,6 @@ async def test_host_policy_refuses_a_call_with_its_reason(host_site):
     assert notes(host_site["db"]) == before  # no signal for a refused call
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calls/api views take authentication, permissions, pagination and the schema class from the "
-    "site's global REST_FRAMEWORK setting; this host sets none (DRF defaults), so a token is not "
-    "accepted and the views fail on AnonymousUser. Passes once the views set their own classes."))
 def test_rest_api_works_under_the_host_url_root_without_host_drf_settings(host_site):
     def get(path, token=None):
         headers = {"Authorization": f"Token {token}"} if token else {}
