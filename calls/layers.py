@@ -24,6 +24,27 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._next_clean = 0.0
+        self._inboxes = {}  # channel -> queue of a consumer that reads all its messages there
+
+    def attach(self, channel, inbox):
+        """Deliver the channel's messages straight into `inbox` (an asyncio.Queue) from now on.
+
+        For a consumer that merges its client's frames and its channel's messages
+        into one queue: no receive task in between.
+        """
+        self._inboxes[channel] = inbox
+
+    def detach(self, channel):
+        self._inboxes.pop(channel, None)
+
+    def _put(self, channel, expires, message):
+        inbox = self._inboxes.get(channel)
+        if inbox is not None:
+            if inbox.qsize() >= self.get_capacity(channel):
+                raise ChannelFull(channel)
+            inbox.put_nowait(message)
+        else:
+            self._queue(channel).put_nowait((expires, message))
 
     def _queue(self, channel):
         queue = self.channels.get(channel)
@@ -41,7 +62,7 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         try:
-            self._queue(channel).put_nowait((time.time() + self.expiry, message))
+            self._put(channel, time.time() + self.expiry, message)
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
 
@@ -63,8 +84,8 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         expires = time.time() + self.expiry
         for channel in list(self.groups.get(group, ())):
             try:
-                self._queue(channel).put_nowait((expires, message))
-            except asyncio.QueueFull:
+                self._put(channel, expires, message)
+            except (asyncio.QueueFull, ChannelFull):
                 pass  # as channels' layers do: a full member misses a group message
 
     async def group_send_many(self, groups, message):
@@ -76,8 +97,8 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             members.update(self.groups.get(group, ()))
         for channel in members:
             try:
-                self._queue(channel).put_nowait((expires, message))
-            except asyncio.QueueFull:
+                self._put(channel, expires, message)
+            except (asyncio.QueueFull, ChannelFull):
                 pass
 
 
