@@ -377,7 +377,7 @@ def summarize(r):
                 base["rss_per_session_bytes"] / 1024 if base else None, target)
         sig = idle["signaling"]
         wanted = sig["steps"][-1]["target"]
-        rows.append({"figure": f"idle: sessions logged in and answering a ping", "value": sig["ping_ok"],
+        rows.append({"figure": "idle: sessions logged in and answering a ping", "value": sig["ping_ok"],
                      "unit": f"of {wanted}", "ratio_to_echo": None, "target": wanted,
                      "met": sig["ping_ok"] == wanted})
         for st in sig["steps"]:

@@ -3,19 +3,10 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 
+from registrations.admin import ReadOnlyMixin
+
 from . import services
 from .models import Call, CallEvent, CallLeg
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CallLegInline(ReadOnlyMixin, admin.TabularInline):

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import uuid
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 
 from registrations import selectors as registrations
 from registrations import services as registration_services

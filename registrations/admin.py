@@ -7,6 +7,19 @@ from . import services
 from .models import Registration
 
 
+class ReadOnlyMixin:
+    """History is written by the server only: the admin shows it and runs actions."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class OnlineFilter(admin.SimpleListFilter):
     title = "online"
     parameter_name = "online"
@@ -23,7 +36,7 @@ class OnlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "session_id", "protocol", "online", "remote", "connected_at",
                     "last_seen_at", "disconnected_at"]
     list_filter = [OnlineFilter, "protocol"]
@@ -34,15 +47,6 @@ class RegistrationAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def online(self, registration):
         return registration.online
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Disconnect selected sessions")
     def disconnect(self, request, queryset):

@@ -7,7 +7,6 @@ Anywhere else every test here is skipped, with the reason.
 """
 
 import os
-import shutil
 import socket
 from pathlib import Path
 

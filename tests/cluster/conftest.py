@@ -58,21 +58,3 @@ def two_servers(cluster_db):
     yield servers
     for server in servers:
         server.stop()
-
-
-@pytest.fixture
-def cluster_history(django_db_blocker):
-    """`await cluster_history(lambda: Call.objects.using("cluster")...)`"""
-    from asgiref.sync import sync_to_async
-
-    async def read(func):
-        def run():
-            with django_db_blocker.unblock():
-                try:
-                    return func()
-                finally:
-                    connections.close_all()
-
-        return await sync_to_async(run, thread_sensitive=False)()
-
-    return read

@@ -44,7 +44,7 @@ async def test_core_across_processes(two_servers):
         assert await task == {"echo": {"n": 1}}
 
 
-async def test_basic_call_across_processes(two_servers, cluster_history):
+async def test_basic_call_across_processes(two_servers, history):
     a_server, b_server = two_servers
     async with sessions(a_server.url, "alice") as (a,), sessions(b_server.url, "bob") as (b,):
         call_id = (await a.call("start", callee="bob", offer={"sdp": "o"}))["call_id"]
@@ -56,13 +56,13 @@ async def test_basic_call_across_processes(two_servers, cluster_history):
         await b.call("hangup", call_id=call_id)
         assert (await a.next_event())["body"] == {"code": 0, "reason": "User hangup"}
         assert (await b.next_event())["body"] == {"code": 0, "reason": "User hangup"}
-    call = await ended_record(cluster_history, call_id)
+    call = await ended_record(history, call_id)
     assert call.hangup_code == 0 and call.answered_session_id == b.session_id
-    events = await cluster_history(lambda: list(call.events.using("cluster").values_list("type", flat=True)))
+    events = await history(lambda: list(call.events.using("cluster").values_list("type", flat=True)))
     assert events == ["ringing", "answer", "hangup"]
 
 
-async def test_answer_race_across_processes(two_servers, cluster_history):
+async def test_answer_race_across_processes(two_servers, history):
     a_server, b_server = two_servers
     async with sessions(a_server.url, "alice", "bob", "bob") as (a, b1, b2), \
             sessions(b_server.url, "bob", "bob") as (b3, b4):
@@ -80,12 +80,12 @@ async def test_answer_race_across_processes(two_servers, cluster_history):
         for loser in losers:
             assert (await loser.next_event())["body"]["code"] == 305008
         await a.call("hangup", call_id=call_id)
-    call = await ended_record(cluster_history, call_id)
-    states = await cluster_history(lambda: sorted(call.legs.using("cluster").values_list("state", flat=True)))
+    call = await ended_record(history, call_id)
+    states = await history(lambda: sorted(call.legs.using("cluster").values_list("state", flat=True)))
     assert states == ["answered", "cancelled", "cancelled", "cancelled"]
 
 
-async def test_dead_process_ends_its_calls_and_sessions(two_servers, cluster_db, cluster_history):
+async def test_dead_process_ends_its_calls_and_sessions(two_servers, cluster_db, history):
     a_server, _ = two_servers
     doomed = start_server(cluster_db)
     try:
@@ -112,14 +112,14 @@ async def test_dead_process_ends_its_calls_and_sessions(two_servers, cluster_db,
             carol_hangups = {(await carol.next_event("hangup", timeout=15))["obj_id"] for _ in range(2)}
             assert carol_hangups == {call2, call3}
             assert asyncio.get_running_loop().time() - started < 15
-            call3_record = await ended_record(cluster_history, call3, timeout=15)
+            call3_record = await ended_record(history, call3, timeout=15)
             assert call3_record.hangup_code == 100009
-            assert (await ended_record(cluster_history, call1)).hangup_code == 100009
-            assert (await ended_record(cluster_history, call2)).hangup_code == 305010
+            assert (await ended_record(history, call1)).hangup_code == 100009
+            assert (await ended_record(history, call2)).hangup_code == 305010
             online = await bob.request("core", "user", "list")
             assert alice.session_id not in online.get("alice", [])
             assert dave.session_id not in online.get("dave", [])
-            live = await cluster_history(lambda: Registration.objects.using("cluster").filter(
+            live = await history(lambda: Registration.objects.using("cluster").filter(
                 session_id__in=[alice.session_id, dave.session_id], disconnected_at=None).count())
             assert live == 0
             assert await error_code(bob.call("hangup", call_id=call1)) == 305002
