@@ -125,3 +125,25 @@ async def test_dead_process_ends_its_calls_and_sessions(two_servers, cluster_db,
             assert await error_code(bob.call("hangup", call_id=call1)) == 305002
     finally:
         doomed.stop()
+
+
+async def test_rest_hangup_on_the_other_process_ends_the_call(two_servers, history):
+    from ..api.test_live_hangup import post
+
+    a_server, b_server = two_servers
+    async with sessions(a_server.url, "alice") as (a,), sessions(b_server.url, "bob") as (b,):
+        call_id = (await a.call("start", callee="bob"))["call_id"]
+        await b.next_invite()
+        await b.call("answered", call_id=call_id)
+        assert (await a.next_event())["type"] == "answer"
+        status, body = await asyncio.to_thread(
+            post, f"{b_server.http}/api/auth/token/", {"username": "bob", "password": PASSWORD})
+        assert status == 200
+        # process B serves the request; the call is owned by the caller's consumer on A
+        status, _ = await asyncio.to_thread(
+            post, f"{b_server.http}/api/calls/{call_id}/hangup/", {"code": 42, "reason": "From B"},
+            body["token"])
+        assert status == 202
+        for client in (a, b):
+            assert (await client.next_event("hangup"))["body"] == {"code": 42, "reason": "From B"}
+    assert (await ended_record(history, call_id)).hangup_reason == "From B"
