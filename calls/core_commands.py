@@ -287,8 +287,13 @@ class CoreCommands:
         )
         if body is None:
             return
-        if ev["type"] == "hangup" and ev["class"] == "media":
+        call_hangup = ev["type"] == "hangup" and ev["class"] == "media" and ev["subclass"] == "call"
+        if call_hangup:
             if seen_recently(self.hung_up_calls, ev["obj_id"]):
                 return
             self.forget_call(ev["obj_id"])
         await self.send_event({**ev, "body": body})
+        if call_hangup:  # the call is over: its subscription (from start or answered) goes
+            group = self.subscriptions.remove(("media", "call", "*", ev["obj_id"]))
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)

@@ -1,7 +1,7 @@
 """Who a call goes to: the live sessions a `start` names (PROTOCOL.md §6)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils.module_loading import import_string
 
 from registrations.selectors import live_sessions
@@ -35,7 +35,10 @@ def resolve_destinations(callee, callee_type, caller_session_id):
 
 
 def builtin_destinations(callee, callee_type):
-    by_user = Q(**{f"user__{get_user_model().USERNAME_FIELD}": callee})
+    User = get_user_model()
+    # The user's pk as a subquery, so that both lookups use an index of live sessions.
+    user_pk = User._default_manager.filter(**{User.USERNAME_FIELD: callee}).values("pk")[:1]
+    by_user = Q(user_id=Subquery(user_pk))
     sessions = live_sessions().order_by("connected_at")
     if callee_type == "user":
         return sessions.filter(by_user)

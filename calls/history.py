@@ -44,7 +44,7 @@ class HistoryWriter:
         self.pks = {}  # call_id -> pk, for the calls this process created and that go on
 
     def start_call(self, call_id, fields):
-        """Queue the creation of a call and its legs (see services.record_call_start)."""
+        """Queue the creation of a call and its legs (see services.record_call_starts)."""
         return self._queue("start", call_id, fields)
 
     def changes(self, call_id, writes, ended=False):
@@ -100,19 +100,18 @@ class HistoryWriter:
 
 
 def _apply_all(batch, pks):
-    """Write the jobs of a batch in order: new calls at once, changes in one go after them.
+    """Write the jobs of a batch: the new calls first, then every change, in queue order.
 
-    (A call's changes always come after its start: a start is awaited by nothing,
-    but is queued before the call's first change.)
+    (A call's start is always queued before its first change.)
     """
-    outcomes, changes = [], []
-    for kind, call_id, payload, _ in batch:
-        if kind == "start":
-            pks[call_id] = services.record_call_start(call_id=call_id, **payload)
-            outcomes.append(pks[call_id])
-        else:
-            changes.append((pks[call_id] if kind == "changes" else pks.pop(call_id), payload))
-            outcomes.append(None)
+    starts = [(call_id, payload) for kind, call_id, payload, _ in batch if kind == "start"]
+    if starts:
+        pks.update(services.record_call_starts(starts))
+    changes = [
+        (pks[call_id] if kind == "changes" else pks.pop(call_id), payload)
+        for kind, call_id, payload, _ in batch
+        if kind != "start"
+    ]
     if changes:
         services.record_call_changes(changes)
-    return outcomes
+    return [pks.get(call_id) if kind == "start" else None for kind, call_id, _, _ in batch]

@@ -16,27 +16,31 @@ def to_datetime(ts):
     return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
 
 
-def record_call_start(*, call_id, caller_id, caller_session_id, callee, callee_type, ring_time,
-                      started_at, meta, offer, owner_channel, owner_server_id, legs):
-    """Write a call and its legs as `start` creates them; return the call's pk.
+def record_call_starts(starts):
+    """Write new calls and their legs as `start` creates them; return {call_id: pk}.
 
-    `legs` are (session_id, user_pk, protocol, channel, state, invited_at) tuples;
-    times are epoch seconds. Runs inside the history writer's transaction.
+    `starts` is a list of (call_id, fields); the fields name the Call's columns,
+    plus `legs`: (session_id, user_pk, protocol, channel, state, invited_at) tuples.
+    Times are epoch seconds. Two multi-row inserts for a whole batch; runs inside
+    the history writer's transaction.
     """
     keep = calls_settings.KEEP_SDP
-    call = Call.objects.create(
-        call_id=call_id, caller_id=caller_id, caller_session_id=caller_session_id,
-        callee=callee, callee_type=callee_type, ring_time=ring_time,
-        started_at=to_datetime(started_at), meta=meta,
-        has_offer=bool(offer), offer=offer if keep and offer else None,
-        owner_channel=owner_channel, owner_server_id=owner_server_id,
-    )
+    calls = [
+        Call(call_id=call_id, caller_id=f["caller_id"], caller_session_id=f["caller_session_id"],
+             callee=f["callee"], callee_type=f["callee_type"], ring_time=f["ring_time"],
+             started_at=to_datetime(f["started_at"]), meta=f["meta"], has_offer=bool(f["offer"]),
+             offer=f["offer"] if keep and f["offer"] else None,
+             owner_channel=f["owner_channel"], owner_server_id=f["owner_server_id"])
+        for call_id, f in starts
+    ]
+    Call.objects.bulk_create(calls)  # sets each pk (RETURNING, on SQLite and PostgreSQL)
     CallLeg.objects.bulk_create(
         CallLeg(call_id=call.pk, user_id=user_pk, session_id=session_id, protocol=protocol,
                 channel_name=channel, state=state, invited_at=to_datetime(invited_at))
-        for session_id, user_pk, protocol, channel, state, invited_at in legs
+        for call, (_, f) in zip(calls, starts)
+        for session_id, user_pk, protocol, channel, state, invited_at in f["legs"]
     )
-    return call.pk
+    return {call.call_id: call.pk for call in calls}
 
 
 def record_call_changes(changes):

@@ -49,6 +49,11 @@ class Registration(models.Model):
                 name="registration_unique_live_session_id",
             )
         ]
+        indexes = [
+            # "Who of this user is online": every call start asks it.
+            models.Index(fields=["user"], condition=Q(disconnected_at__isnull=True),
+                         name="registration_live_user"),
+        ]
 
     def __str__(self):
         return f"{self.user} {self.session_id}"

@@ -323,3 +323,18 @@ async def test_given_call_id_and_its_reuse(server, history):
         await b.next_invite()
         await a.call("hangup", call_id=call_id)
         assert await error_code(a.call("start", callee="bob", call_id=call_id)) == 100046
+
+
+async def test_a_call_subscription_goes_when_the_call_ends(server):
+    async with sessions(server.url, "alice", "bob") as (a, b):
+        call_id = await start(a, callee="bob")
+        await b.next_invite()
+        await b.call("answered", call_id=call_id)
+        keys = {"class": "media", "subclass": "call", "type": "*", "obj_id": call_id, "body": {}}
+        assert keys in await a.request("core", "event", "get_subscriptions")
+        assert keys in await b.request("core", "event", "get_subscriptions")
+        await a.call("hangup", call_id=call_id)
+        await a.next_event("hangup")
+        await b.next_event("hangup")
+        assert keys not in await a.request("core", "event", "get_subscriptions")
+        assert keys not in await b.request("core", "event", "get_subscriptions")
