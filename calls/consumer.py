@@ -119,8 +119,8 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         """Run the connection: every message, from the client or the channel layer, in order.
 
         channels' own loop (`await_many_dispatch`) makes a task and an `asyncio.wait`
-        per message; here two pumps feed one inbox (our in-memory layer feeds it
-        directly), which costs a good deal less on every frame and every event.
+        per message; here pumps feed one inbox (our layers put this process's
+        messages in it directly), which costs a good deal less on every frame and event.
         """
         self.scope, self.base_send = scope, send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
@@ -128,9 +128,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         inbox = asyncio.Queue()
         pumps = [asyncio.ensure_future(_pump(receive, inbox))]
         attach = getattr(self.channel_layer, "attach", None)
-        if attach is not None:
-            attach(self.channel_name, inbox)
-        else:
+        if attach is None or not attach(self.channel_name, inbox):
             receive_channel = functools.partial(self.channel_layer.receive, self.channel_name)
             pumps.append(asyncio.ensure_future(_pump(receive_channel, inbox)))
         try:

@@ -30,9 +30,11 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         """Deliver the channel's messages straight into `inbox` (an asyncio.Queue) from now on.
 
         For a consumer that merges its client's frames and its channel's messages
-        into one queue: no receive task in between.
+        into one queue: no receive task in between. Returns True: every message
+        of the channel now arrives there.
         """
         self._inboxes[channel] = inbox
+        return True
 
     def detach(self, channel):
         self._inboxes.pop(channel, None)
@@ -126,12 +128,43 @@ _GROUP_SEND_LUA = """
 if ChannelsRedisChannelLayer is not None:
 
     class RedisChannelLayer(ChannelsRedisChannelLayer):
-        """channels-redis, plus one operation: send to several groups in two round trips.
+        """channels-redis, plus two shortcuts.
 
-        An event goes to the group of each subscription pattern it matches (four
-        groups); `group_send` would take two to four round trips per group, and
-        deliver twice to a channel in two of them.
+        - A message for a consumer of this very process is put in its inbox
+          (see `attach`) instead of travelling through Redis and back.
+        - `group_send_many`: an event goes to the group of each subscription
+          pattern it matches (four groups); `group_send` would take two to four
+          round trips per group, and deliver twice to a channel in two of them.
         """
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._inboxes = {}  # local channel -> its consumer's inbox
+
+        def attach(self, channel, inbox):
+            """Deliver this process's messages for `channel` into `inbox` directly.
+
+            Returns False: messages from other processes still come through
+            `receive`, which the consumer must keep reading.
+            """
+            self._inboxes[channel] = inbox
+            return False
+
+        def detach(self, channel):
+            self._inboxes.pop(channel, None)
+
+        def _put_local(self, channel, message):
+            inbox = self._inboxes.get(channel)
+            if inbox is None:
+                return False
+            if inbox.qsize() >= self.get_capacity(channel):
+                raise ChannelFull(channel)
+            inbox.put_nowait(message)
+            return True
+
+        async def send(self, channel, message):
+            if not self._put_local(channel, message):
+                await super().send(channel, message)
 
         async def group_send_many(self, groups, message):
             channel_names = set()
@@ -145,10 +178,17 @@ if ChannelsRedisChannelLayer is not None:
                     pipe.zrange(self._group_key(group), 0, -1)
                 for names in await pipe.execute():
                     channel_names.update(name.decode("utf8") for name in names)
-            if not channel_names:
+            remote = []
+            for channel in channel_names:
+                try:
+                    if not self._put_local(channel, message):
+                        remote.append(channel)
+                except ChannelFull:
+                    pass  # as channels' layers do: a full member misses a group message
+            if not remote:
                 return
             keys_by_connection, messages, capacities = self._map_channel_keys_to_connection(
-                sorted(channel_names), message
+                sorted(remote), message
             )
             for index, keys in keys_by_connection.items():
                 args = [messages[k] for k in keys] + [capacities[k] for k in keys]
