@@ -80,7 +80,7 @@ class CallCommands:
         call_id = data["call_id"] or str(uuid.uuid4())
         if data["call_id"] and (call_id in self.owned_calls or await db(call_id_taken)(call_id)):
             raise p.invalid_value("call_id")
-        refused = calls_settings.CALL_POLICY and await db(refusal)(self.user, data["callee"], data["type"])
+        refused = calls_settings.CALL_POLICY and await db(refusal)(self.user_pk, data["callee"], data["type"])
         if refused:
             raise p.ProtocolError(100030, f"Unauthorized: {refused}")
         destinations = await db(resolve_destinations)(data["callee"], data["type"], self.session_id)
@@ -89,7 +89,7 @@ class CallCommands:
         effects = machine.start([d[:4] for d in destinations], now)
         user_pks = {d[0]: d[4] for d in destinations}
         created = history.writer().start_call(call_id, {
-            "caller_id": self.user.pk, "caller_session_id": self.session_id,
+            "caller_id": self.user_pk, "caller_session_id": self.session_id,
             "callee": data["callee"], "callee_type": data["type"], "ring_time": data["ring_time"],
             "started_at": now, "meta": data["meta"], "offer": data["offer"],
             "owner_channel": self.channel_name, "owner_server_id": presence.SERVER_ID,

@@ -73,7 +73,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = None
+        self.user_pk = None  # set at login; the user object itself is not kept
         self.username = None
         self.session_id = None
         self.is_staff = False
@@ -217,7 +217,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
 
     async def handle_request(self, req):
         try:
-            if self.user is None and req.key not in PRE_LOGIN:
+            if self.user_pk is None and req.key not in PRE_LOGIN:
                 raise p.ProtocolError(100031, tid=req.tid)
             data = p.validate(req)
             result = await getattr(self, self.HANDLERS[req.key])(req, data)

@@ -78,7 +78,7 @@ class CoreCommands:
         return None
 
     async def on_login(self, req, data):
-        if self.user is not None:
+        if self.user_pk is not None:
             raise p.ProtocolError(100032)
         user = await db(check_credentials)(
             self.scope.get("user"), data["user"], data["password"], data["token"]
@@ -101,7 +101,7 @@ class CoreCommands:
             await self.send_frame(p.error(req.tid, 100034))
             await self.close_with(1008)
             return DEFERRED
-        self.user, self.username, self.is_staff = user, user.get_username(), user.is_staff
+        self.user_pk, self.username, self.is_staff = user.pk, user.get_username(), user.is_staff
         self.session_id, self.registration_id = session_id, registration.pk
         await self.subscribe(("core", "user_event", "*", self.username), {})
         await self.subscribe(("core", "session_event", "*", session_id), {})
@@ -113,7 +113,7 @@ class CoreCommands:
 
     async def session_gone(self, shutdown=False):
         """The connection closed (or the server stops): calls first, then the registration and groups."""
-        if self.user is None:
+        if self.user_pk is None:
             return
         await self.calls_session_gone(shutdown)
         await db(registration_services.close_session)(self.registration_id)
@@ -149,7 +149,7 @@ class CoreCommands:
 
     async def on_session_stop(self, req, data):
         target = await self.live_session_or_error(data["session_id"])
-        if not self.is_staff and target.user_id != self.user.pk:
+        if not self.is_staff and target.user_id != self.user_pk:
             raise p.ProtocolError(100030)
         await self.channel_layer.send(target.channel_name, {"type": "session.stop"})
 
