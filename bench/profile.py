@@ -49,6 +49,7 @@ IDLE_LEAVES = (
     "_worker (concurrent/futures/thread.py)",
     "wait (threading.py)",
     "_wait_for_tstate_lock (threading.py)",
+    "wait (psycopg/connection.py)",  # blocked on PostgreSQL's answer
 )
 
 

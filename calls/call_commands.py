@@ -22,7 +22,7 @@ from .machine import Actor, Answered, Call, Emit, Ended, Invite, LegChanged, Leg
 from .runtime import DEFERRED, db, seen_recently
 from .selectors import live_call_owner
 from .services import call_id_taken
-from .subscriptions import group_name
+from .subscriptions import call_keys, group_name
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,6 @@ class OwnedCall:
         self.machine, self.invite = machine, invite
         self.leg_types, self.leg_user_pks = leg_types, leg_user_pks
         self.seq, self.timer, self.deadline = 0, None, None
-
-
-def _call_keys(call_id):
-    return ("media", "call", "*", call_id)
 
 
 class CallCommands:
@@ -105,7 +101,7 @@ class CallCommands:
                           leg_user_pks=user_pks)
         self.owned_calls[call_id] = owned
         if data["subscribe"]:
-            await self.subscribe(_call_keys(call_id), data["event_body"])
+            await self.subscribe(call_keys(call_id), data["event_body"])
         await created  # from its `ok` on, the call is in the history for every process to see
         await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
         # For staff watchers (the dashboard): a call is live. Not a call event (§6),
@@ -250,7 +246,7 @@ class CallCommands:
             # Subscribed now, after its own `answer` event went out, before any later one.
             if actor_channel and actor_channel != self.channel_name:
                 await self.channel_layer.group_add(group_name("media", call_id), actor_channel)
-            return None, (_call_keys(call_id), data.get("event_body") or {})
+            return None, (call_keys(call_id), data.get("event_body") or {})
         return None, None
 
     async def call_command(self, message):

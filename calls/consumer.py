@@ -6,6 +6,7 @@ ever blocking on another consumer: replies come back as channel-layer messages.
 """
 
 import asyncio
+import collections
 import functools
 import itertools
 import logging
@@ -36,6 +37,37 @@ allow_protocol_close_codes()
 async def _pump(source, inbox):
     while True:
         inbox.put_nowait(await source())
+
+
+class Inbox:
+    """The messages a connection has yet to handle: a deque and at most one waiter.
+
+    What the consumer needs of an asyncio.Queue, in a fraction of its memory
+    (a Queue keeps four deques): thousands of idle connections each have one.
+    """
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self):
+        self.items = collections.deque()
+        self.waiter = None
+
+    def qsize(self):
+        return len(self.items)
+
+    def put_nowait(self, message):
+        self.items.append(message)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self):
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
 
 
 class RateLimiter:
@@ -125,7 +157,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         self.scope, self.base_send = scope, send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
-        inbox = asyncio.Queue()
+        inbox = Inbox()
         pumps = [asyncio.ensure_future(_pump(receive, inbox))]
         attach = getattr(self.channel_layer, "attach", None)
         if attach is None or not attach(self.channel_name, inbox):

@@ -14,7 +14,7 @@ from . import protocol as p
 from .conf import calls_settings
 from .runtime import DEFERRED, db, seen_recently
 from .selectors import call_parties
-from .subscriptions import SubscriptionSet
+from .subscriptions import SubscriptionSet, call_keys
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +294,6 @@ class CoreCommands:
             self.forget_call(ev["obj_id"])
         await self.send_event({**ev, "body": body})
         if call_hangup:  # the call is over: its subscription (from start or answered) goes
-            group = self.subscriptions.remove(("media", "call", "*", ev["obj_id"]))
+            group = self.subscriptions.remove(call_keys(ev["obj_id"]))
             if group is not None:
                 await self.channel_layer.group_discard(group, self.channel_name)

@@ -30,11 +30,11 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         self._inboxes = {}  # channel -> queue of a consumer that reads all its messages there
 
     def attach(self, channel, inbox):
-        """Deliver the channel's messages straight into `inbox` (an asyncio.Queue) from now on.
+        """Deliver the channel's messages straight into `inbox` from now on.
 
         For a consumer that merges its client's frames and its channel's messages
-        into one queue: no receive task in between. Returns True: every message
-        of the channel now arrives there.
+        into one inbox (anything with `put_nowait` and `qsize`): no receive task in
+        between. Returns True: every message of the channel now arrives there.
         """
         self._inboxes[channel] = inbox
         return True

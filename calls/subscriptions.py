@@ -22,6 +22,11 @@ def groups_for_event(keys):
     return {group_name(c, o) for c in (cls, WILDCARD) for o in (obj_id, WILDCARD)}
 
 
+def call_keys(call_id):
+    """The keys of the subscription to one call's events (made by `start` and `answered`)."""
+    return ("media", "call", WILDCARD, call_id)
+
+
 def matches(sub_keys, event_keys):
     return all(s == WILDCARD or s == e for s, e in zip(sub_keys, event_keys))
 
