@@ -31,7 +31,7 @@ class Call(models.Model):
         related_name="calls_answered",
     )
     answered_session_id = models.CharField(max_length=64, blank=True)
-    hangup_code = models.IntegerField(null=True, blank=True, db_index=True)
+    hangup_code = models.IntegerField(null=True, blank=True)
     hangup_reason = models.CharField(max_length=255, blank=True)
     meta = models.JSONField(default=dict, blank=True)
     has_offer = models.BooleanField(default=False)
@@ -41,10 +41,16 @@ class Call(models.Model):
     answer = models.JSONField(null=True, blank=True)
     # The owner: the caller's consumer, which runs the call machine.
     owner_channel = models.CharField(max_length=200, blank=True)
-    owner_server_id = models.CharField(max_length=64, blank=True, db_index=True)
+    owner_server_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [
+            # The reaper's question: which live calls did a dead process own?
+            # Only live calls are in it, so history rows cost it nothing.
+            models.Index(fields=["owner_server_id"], condition=~models.Q(state="ended"),
+                         name="call_live_owner"),
+        ]
 
     def __str__(self):
         return self.call_id
@@ -76,7 +82,8 @@ class CallLeg(models.Model):
         CANCELLED = "cancelled"
         FAILED = "failed"
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="legs")
+    # Indexed by the (call, session_id) constraint below.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="legs", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="call_legs")
     session_id = models.CharField(max_length=64)
     protocol = models.CharField(max_length=8, default="api")
@@ -98,7 +105,8 @@ class CallLeg(models.Model):
 class CallEvent(models.Model):
     """A call-level event as it was sent to the call's subscribers."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    # Indexed by the (call, seq) constraint below.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=32)
     body = models.JSONField(default=dict, blank=True)
