@@ -173,8 +173,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
             # waits for them. Our calls end with 100001 before we go.
             if not self.closing:
                 await self.end_session(shutdown=True)
-                # Leave no database connection open in the database thread as the
-                # process exits (seen crashing the interpreter's final collection).
+                # Close the database thread's connections before the process exits.
                 await db(connections.close_all)()
             raise
         finally:
