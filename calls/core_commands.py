@@ -89,6 +89,7 @@ class CoreCommands:
             await asyncio.sleep(min(delay, calls_settings.LOGIN_FAILURE_DELAY_MAX))
             raise p.ProtocolError(100030)
         session_id = data["session_id"] or str(uuid.uuid4())
+        await presence.ensure_running()
         client = self.scope.get("client") or ["", 0]
         headers = dict(self.scope.get("headers") or [])
         try:
@@ -105,7 +106,6 @@ class CoreCommands:
         self.session_id, self.registration_id = session_id, registration.pk
         await self.subscribe(("core", "user_event", "*", self.username), {})
         await self.subscribe(("core", "session_event", "*", session_id), {})
-        presence.ensure_running()
         await events.emit(self.channel_layer, events.event_data(
             "core", "registration", "login", session_id,
             {"user": self.username, "session_id": session_id}))

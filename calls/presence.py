@@ -29,12 +29,17 @@ ORIGINATOR_CANCEL = 305007
 _beat_task = None
 
 
-def ensure_running():
-    """Start the heartbeat of this process on the running loop, once."""
+async def ensure_running():
+    """Start the heartbeat of this process on the running loop, once.
+
+    The first beat is written before this returns, so that every registration
+    names a process the others know of, and can reap if it dies.
+    """
     global _beat_task
     loop = asyncio.get_running_loop()
     if _beat_task is None or _beat_task.done() or _beat_task.get_loop() is not loop:
         _beat_task = loop.create_task(_beat_forever())
+        await database_sync_to_async(registration_services.beat)(SERVER_ID)
 
 
 async def _beat_forever():

@@ -49,10 +49,6 @@ def beat(server_id):
     Registration.objects.filter(server_id=server_id, disconnected_at=None).update(last_seen_at=now)
 
 
-def stop_server(server_id):
-    ServerProcess.objects.filter(pk=server_id).update(stopped_at=timezone.now())
-
-
 def claim_dead_servers(server_id, stale_after):
     """Mark every other process whose beat is stale as stopped; return the ids this call claimed.
 
@@ -64,7 +60,6 @@ def claim_dead_servers(server_id, stale_after):
     for dead_id in stale.values_list("pk", flat=True):
         if ServerProcess.objects.filter(pk=dead_id, stopped_at=None).update(stopped_at=timezone.now()):
             claimed.append(dead_id)
-    # Sessions of processes that never beat (killed at once) are orphans too.
     return claimed
 
 
