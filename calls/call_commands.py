@@ -15,7 +15,6 @@ import uuid
 from . import events, history, presence, signals
 from . import protocol as p
 from .conf import calls_settings
-from .destinations import resolve_destinations
 from .models import Call as CallRecord
 from .policy import refusal
 from .machine import Actor, Answered, Call, Emit, Ended, Invite, LegChanged, LegHangup, Refused
@@ -79,19 +78,19 @@ class CallCommands:
         refused = calls_settings.CALL_POLICY and await db(refusal)(self.user_pk, data["callee"], data["type"])
         if refused:
             raise p.ProtocolError(100030, f"Unauthorized: {refused}")
-        destinations = await db(resolve_destinations)(data["callee"], data["type"], self.session_id)
         now = time.time()
+        # One hop: the writer looks up the destinations and writes the call with its legs.
+        destinations = await history.writer().start_call(
+            call_id, (data["callee"], data["type"], self.session_id), {
+                "caller_id": self.user_pk, "caller_session_id": self.session_id,
+                "callee": data["callee"], "callee_type": data["type"],
+                "ring_time": data["ring_time"], "started_at": now, "meta": data["meta"],
+                "offer": data["offer"], "owner_channel": self.channel_name,
+                "owner_server_id": presence.SERVER_ID,
+            })
         machine = Call(call_id, self.actor(), data["ring_time"], now)
         effects = machine.start([d[:4] for d in destinations], now)
         user_pks = {d[0]: d[4] for d in destinations}
-        created = history.writer().start_call(call_id, {
-            "caller_id": self.user_pk, "caller_session_id": self.session_id,
-            "callee": data["callee"], "callee_type": data["type"], "ring_time": data["ring_time"],
-            "started_at": now, "meta": data["meta"], "offer": data["offer"],
-            "owner_channel": self.channel_name, "owner_server_id": presence.SERVER_ID,
-            "legs": [(leg.session_id, user_pks[leg.session_id], leg.protocol, leg.channel,
-                      leg.state, leg.invited_at) for leg in machine.legs.values()],
-        })
         invite = {"call_id": call_id, "caller": {"user": self.username, "session_id": self.session_id}}
         if data["offer"]:
             invite["offer"] = data["offer"]
@@ -102,7 +101,7 @@ class CallCommands:
         self.owned_calls[call_id] = owned
         if data["subscribe"]:
             await self.subscribe(call_keys(call_id), data["event_body"])
-        await created  # from its `ok` on, the call is in the history for every process to see
+        # From its `ok` on, the call is in the history for every process to see.
         await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
         # For staff watchers (the dashboard): a call is live. Not a call event (§6),
         # so parties never see it; class core, so only staff may subscribe to it.
@@ -147,7 +146,7 @@ class CallCommands:
                 writes.append(("end", effect.code, effect.reason, now))
                 ended = True
         if writes:
-            written = history.writer().changes(machine.call_id, writes, ended)
+            written = history.writer().changes(machine.call_id, writes)
             if ended:  # the record is complete before anyone hears of the end
                 with contextlib.suppress(Exception):  # logged by the writer
                     await written

@@ -6,9 +6,9 @@ their writes here. One task takes whatever has queued up and writes it in one
 transaction on a thread of its own, so concurrent calls share hops and commits,
 and reads on Django's database thread are not held up behind writes.
 
-Order is kept (a call's row before its changes; FIFO across batches). A call is
-known here by its call id: the pk of each call this process creates is kept
-until the call ends.
+A new call's destinations are looked up by the same job that writes it, so a
+`start` costs one hop to a thread, not two. Order is kept (a call's row before
+its changes; FIFO across batches).
 """
 
 import asyncio
@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections, transaction
 
 from . import services
+from .destinations import resolve_destinations
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,18 @@ class HistoryWriter:
         self.loop = loop
         self.jobs = []  # (kind, call_id, payload, future)
         self.flushing = False
-        self.pks = {}  # call_id -> pk, for the calls this process created and that go on
 
-    def start_call(self, call_id, fields):
-        """Queue the creation of a call and its legs (see services.record_call_starts)."""
-        return self._queue("start", call_id, fields)
+    def start_call(self, call_id, lookup, fields):
+        """Queue a new call: look up its destinations, write it with a leg for each.
 
-    def changes(self, call_id, writes, ended=False):
+        `lookup` is resolve_destinations's (callee, type, caller session id); the
+        fields are services.record_call_starts's. The future gives the destinations.
+        """
+        return self._queue("start", call_id, (lookup, fields))
+
+    def changes(self, call_id, writes):
         """Queue what one input did to a call (see services.record_call_changes)."""
-        return self._queue("end" if ended else "changes", call_id, writes)
+        return self._queue("changes", call_id, writes)
 
     def _queue(self, kind, call_id, payload):
         future = self.loop.create_future()
@@ -79,39 +83,36 @@ class HistoryWriter:
         """On the writer thread: the batch in one transaction; job by job if that fails."""
         close_old_connections()
         try:
-            pks = dict(self.pks)
             with transaction.atomic():
-                outcomes = _apply_all(batch, pks)
-            self.pks = pks
-            return outcomes
+                return _apply_all(batch)
         except Exception:
             log.exception("history batch failed; writing its %d jobs one by one", len(batch))
         outcomes = []
         for job in batch:
             try:
-                pks = dict(self.pks)
                 with transaction.atomic():
-                    outcomes += _apply_all([job], pks)
-                self.pks = pks
+                    outcomes += _apply_all([job])
             except Exception as exc:
                 log.exception("history write for call %s lost", job[1])
                 outcomes.append(exc)
         return outcomes
 
 
-def _apply_all(batch, pks):
+def _apply_all(batch):
     """Write the jobs of a batch: the new calls first, then every change, in queue order.
 
-    (A call's start is always queued before its first change.)
+    (A call's start is always queued before its first change.) Return each job's outcome.
     """
-    starts = [(call_id, payload) for kind, call_id, payload, _ in batch if kind == "start"]
+    outcomes = [None] * len(batch)
+    starts = []
+    for index, (kind, call_id, payload, _) in enumerate(batch):
+        if kind == "start":
+            lookup, fields = payload
+            outcomes[index] = resolve_destinations(*lookup)
+            starts.append((call_id, fields, outcomes[index]))
     if starts:
-        pks.update(services.record_call_starts(starts))
-    changes = [
-        (pks[call_id] if kind == "changes" else pks.pop(call_id), payload)
-        for kind, call_id, payload, _ in batch
-        if kind != "start"
-    ]
+        services.record_call_starts(starts)
+    changes = [(call_id, payload) for kind, call_id, payload, _ in batch if kind != "start"]
     if changes:
         services.record_call_changes(changes)
-    return [pks.get(call_id) if kind == "start" else None for kind, call_id, _, _ in batch]
+    return outcomes

@@ -1,6 +1,5 @@
 """Writes of the call history (shared by consumer, reaper, API, admin, commands)."""
 
-import json
 from datetime import datetime, timezone as dt_timezone
 
 from asgiref.sync import async_to_sync
@@ -16,88 +15,115 @@ def to_datetime(ts):
     return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
 
 
-def record_call_starts(starts):
-    """Write new calls and their legs as `start` creates them; return {call_id: pk}.
+# The history's hot path: every call costs these statements, so they are plain SQL
+# run with executemany for a whole batch (the ORM's bulk_create spent several
+# times the database's own time building model instances and SQL). Rows are
+# found by the call's unique call_id, so the writer needs no map of primary keys.
+_CALL, _LEG, _EVENT = Call._meta.db_table, CallLeg._meta.db_table, CallEvent._meta.db_table
+_CALL_PK = f"(SELECT id FROM {_CALL} WHERE call_id = %s)"
+INSERT_CALL = (
+    f"INSERT INTO {_CALL} (call_id, caller_id, caller_session_id, callee, callee_type, state, "
+    "ring_time, started_at, answered_session_id, hangup_reason, meta, has_offer, has_answer, "
+    "offer, owner_channel, owner_server_id) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, %s, %s, %s, %s)"
+)
+INSERT_LEG = (
+    f"INSERT INTO {_LEG} (call_id, user_id, session_id, protocol, channel_name, state, invited_at) "
+    f"VALUES ({_CALL_PK}, %s, %s, %s, %s, %s, %s)"
+)
+INSERT_EVENT = f"INSERT INTO {_EVENT} (call_id, seq, type, body, at) VALUES ({_CALL_PK}, %s, %s, %s, %s)"
+UPDATE_LEG = f"UPDATE {_LEG} SET state = %s, ended_at = %s WHERE call_id = {_CALL_PK} AND session_id = %s"
+UPDATE_ANSWER = (
+    f"UPDATE {_CALL} SET state = %s, answered_at = %s, answered_by_id = %s, "
+    "answered_session_id = %s, has_answer = %s, answer = %s WHERE call_id = %s"
+)
+UPDATE_END = (
+    f"UPDATE {_CALL} SET state = %s, ended_at = %s, hangup_code = %s, hangup_reason = %s "
+    "WHERE call_id = %s"
+)
 
-    `starts` is a list of (call_id, fields); the fields name the Call's columns,
-    plus `legs`: (session_id, user_pk, protocol, channel, state, invited_at) tuples.
-    Times are epoch seconds. Two multi-row inserts for a whole batch; runs inside
-    the history writer's transaction.
+
+def record_call_starts(starts):
+    """Write new calls and a leg per destination, as `start` creates them.
+
+    `starts` is a list of (call_id, fields, destinations): the fields name the
+    Call's columns (times in epoch seconds); the destinations are
+    `resolve_destinations` rows, each invited at the call's start. Two statements
+    for a whole batch; runs inside the history writer's transaction.
     """
     keep = calls_settings.KEEP_SDP
-    calls = [
-        Call(call_id=call_id, caller_id=f["caller_id"], caller_session_id=f["caller_session_id"],
-             callee=f["callee"], callee_type=f["callee_type"], ring_time=f["ring_time"],
-             started_at=to_datetime(f["started_at"]), meta=f["meta"], has_offer=bool(f["offer"]),
-             offer=f["offer"] if keep and f["offer"] else None,
-             owner_channel=f["owner_channel"], owner_server_id=f["owner_server_id"])
-        for call_id, f in starts
-    ]
-    Call.objects.bulk_create(calls)  # sets each pk (RETURNING, on SQLite and PostgreSQL)
-    CallLeg.objects.bulk_create(
-        CallLeg(call_id=call.pk, user_id=user_pk, session_id=session_id, protocol=protocol,
-                channel_name=channel, state=state, invited_at=to_datetime(invited_at))
-        for call, (_, f) in zip(calls, starts)
-        for session_id, user_pk, protocol, channel, state, invited_at in f["legs"]
-    )
-    return {call.call_id: call.pk for call in calls}
+    stamp, as_json = _adapters()
+    calls, legs = [], []
+    for call_id, f, destinations in starts:
+        started_at = stamp(f["started_at"])
+        calls.append((
+            call_id, f["caller_id"], f["caller_session_id"], f["callee"], f["callee_type"],
+            Call.State.RINGING, f["ring_time"], started_at, as_json(f["meta"]), bool(f["offer"]),
+            False, as_json(f["offer"] if keep and f["offer"] else None), f["owner_channel"],
+            f["owner_server_id"],
+        ))
+        invited = {}  # one leg per session, as the call machine invites them
+        for session_id, _, channel, protocol, user_pk, _ in destinations:
+            invited.setdefault(session_id, (call_id, user_pk, session_id, protocol, channel,
+                                            CallLeg.State.INVITED, started_at))
+        legs += invited.values()
+    with connection.cursor() as cursor:
+        cursor.executemany(INSERT_CALL, calls)
+        if legs:
+            cursor.executemany(INSERT_LEG, legs)
 
 
 def record_call_changes(changes):
-    """Record what inputs did to calls: `changes` is a list of (call pk, writes), in order.
+    """Record what inputs did to calls: `changes` is a list of (call_id, writes), in order.
 
     Each `writes` is a list of tuples built by the runtime from the machine's effects:
     ("leg", session_id, state, ended_at), ("event", seq, type, body, at),
     ("answer", session_id, user_pk, answer, at), ("end", code, reason, at); times in
-    epoch seconds. A whole batch of calls costs a few statements: this is the hot
-    path of every call, so the updates are plain `executemany` SQL. Runs inside the
-    history writer's transaction.
+    epoch seconds. A whole batch of calls costs at most five statements. Runs inside
+    the history writer's transaction.
     """
     keep = calls_settings.KEEP_SDP
-    stamp = connection.ops.adapt_datetimefield_value
+    stamp, as_json = _adapters()
     legs, events, answers, ends = {}, [], [], []
-    for call_pk, writes in changes:
+    for call_id, writes in changes:
         for write in writes:
             kind = write[0]
             if kind == "leg":  # only a leg's last state in the batch matters
                 _, session_id, state, ended_at = write
-                legs[call_pk, session_id] = (state, stamp(to_datetime(ended_at)) if ended_at else None)
+                legs[call_id, session_id] = (state, stamp(ended_at))
             elif kind == "event":
                 _, seq, type_, body, at = write
-                events.append(CallEvent(call_id=call_pk, seq=seq, type=type_,
-                                        body=_stored_body(body, keep), at=to_datetime(at)))
+                events.append((call_id, seq, type_, as_json(_stored_body(body, keep)), stamp(at)))
             elif kind == "answer":
                 _, session_id, user_pk, answer, at = write
-                answers.append((Call.State.ANSWERED, stamp(to_datetime(at)), user_pk, session_id,
-                                bool(answer), _json(answer if keep and answer else None), call_pk))
+                answers.append((Call.State.ANSWERED, stamp(at), user_pk, session_id, bool(answer),
+                                as_json(answer if keep and answer else None), call_id))
             elif kind == "end":
                 _, code, reason, at = write
-                ends.append((Call.State.ENDED, stamp(to_datetime(at)), code, reason, call_pk))
-    call_table, leg_table = Call._meta.db_table, CallLeg._meta.db_table
+                ends.append((Call.State.ENDED, stamp(at), code, reason, call_id))
     with connection.cursor() as cursor:
         if legs:
-            cursor.executemany(
-                f"UPDATE {leg_table} SET state = %s, ended_at = %s WHERE call_id = %s AND session_id = %s",
-                [(state, ended_at, pk, session_id) for (pk, session_id), (state, ended_at) in legs.items()],
-            )
+            cursor.executemany(UPDATE_LEG, [(state, ended_at, call_id, session_id)
+                                            for (call_id, session_id), (state, ended_at) in legs.items()])
         if answers:
-            cursor.executemany(
-                f"UPDATE {call_table} SET state = %s, answered_at = %s, answered_by_id = %s, "
-                "answered_session_id = %s, has_answer = %s, answer = %s WHERE id = %s",
-                answers,
-            )
+            cursor.executemany(UPDATE_ANSWER, answers)
         if ends:
-            cursor.executemany(
-                f"UPDATE {call_table} SET state = %s, ended_at = %s, hangup_code = %s, "
-                "hangup_reason = %s WHERE id = %s",
-                ends,
-            )
-    if events:
-        CallEvent.objects.bulk_create(events)
+            cursor.executemany(UPDATE_END, ends)
+        if events:
+            cursor.executemany(INSERT_EVENT, events)
 
 
-def _json(value):
-    return None if value is None else json.dumps(value)
+def _adapters():
+    """(epoch seconds -> datetime column value, value -> JSON column value) for this database."""
+    ops = connection.ops
+
+    def stamp(ts):
+        return None if ts is None else ops.adapt_datetimefield_value(to_datetime(ts))
+
+    def as_json(value):
+        return None if value is None else ops.adapt_json_value(value, None)
+
+    return stamp, as_json
 
 
 def call_id_taken(call_id):
