@@ -30,7 +30,7 @@ import websockets
 from calls.client import ClientError, SignalingClient
 
 from .prepare import PASSWORD, callee_name, caller_name, idle_name
-from .procstat import cpu_by_name, cpu_seconds, cpu_split, rss_bytes
+from .procstat import cpu_by_name, cpu_seconds, cpu_split, main_thread_cpu_seconds, rss_bytes
 from .servers import raise_fd_limit
 
 WS_OPTIONS = {"compression": None, "ping_interval": None, "open_timeout": 30}
@@ -89,11 +89,13 @@ class Window:
     def open(self):
         self.start, self.cpu0, self.extra0 = self.read()
         self.split0 = {pid: cpu_split(pid) for pid in self.pids}
+        self.main0 = {pid: main_thread_cpu_seconds(pid) for pid in self.pids}
         self.slices.append((self.start, self.cpu0))
 
     def close(self):
         self.end, self.cpu1, self.extra1 = self.read()
         self.split1 = {pid: cpu_split(pid) for pid in self.pids}
+        self.main1 = {pid: main_thread_cpu_seconds(pid) for pid in self.pids}
         self.slices.append((self.end, self.cpu1))
 
     def summary(self):
@@ -106,6 +108,8 @@ class Window:
             "server_cpu_util": sum(per_pid.values()) / seconds if seconds else None,
             "server_user_s": sum(self.split1[p][0] - self.split0[p][0] for p in self.pids),
             "server_sys_s": sum(self.split1[p][1] - self.split0[p][1] for p in self.pids),
+            # The event loop's share; the rest is the history writer and the database thread.
+            "server_main_thread_s": sum(self.main1[p] - self.main0[p] for p in self.pids),
         }
         if self.extra_names:
             out["extra_cpu_s"] = self.extra1 - self.extra0

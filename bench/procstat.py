@@ -21,6 +21,11 @@ def cpu_split(pid):
     return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
+def main_thread_cpu_seconds(pid):
+    """user+sys CPU seconds of the process's main thread (daphne's event loop) alone."""
+    return cpu_seconds(f"{pid}/task/{pid}")
+
+
 def rss_bytes(pid):
     """VmRSS of the process, in bytes."""
     with open(f"/proc/{pid}/status") as f:

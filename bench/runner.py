@@ -466,7 +466,9 @@ def print_table(report, out=sys.stdout):
     print(f"frames: echo {s['echo_n']['conns']} conns; calls {cn['pairs']} pairs, "
           f"{cn['calls_in_window']} calls in a {cn['window_s']:.1f} s window, "
           f"server at {cn['server_cpu_util'] * 100:.0f}% of a core "
-          f"({cn['server_sys_s'] / max(cn['server_cpu_s'], 1e-9) * 100:.0f}% of it in the kernel); "
+          f"({cn['server_sys_s'] / max(cn['server_cpu_s'], 1e-9) * 100:.0f}% of it in the kernel, "
+          f"{cn['server_main_thread_s'] / max(cn['server_cpu_s'], 1e-9) * 100:.0f}% on the event loop's "
+          "thread, the rest on the history writer's and Django's database thread); "
           f"the load generator used {cn['loadgen_cpu_s']:.1f} s CPU in all", file=out)
     trend = [t["cpu_us_per_item"] for t in cn.get("trend", []) if t["cpu_us_per_item"]]
     if trend:
