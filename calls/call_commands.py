@@ -210,7 +210,7 @@ class CallCommands:
         if not owner or owner == self.channel_name:
             self.forget_call(call_id)
             raise p.ProtocolError(305002)
-        ref = uuid.uuid4().hex
+        ref = next(self.server_tids)  # unique among this consumer's refs too
         timer = asyncio.get_running_loop().call_later(
             calls_settings.REQUEST_TIMEOUT, self.post_to_self,
             {"type": "call.reply", "ref": ref, "code": 100005},

@@ -22,6 +22,7 @@ from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
 from .daphne_compat import allow_protocol_close_codes
+from .pings import ping_wheel
 from .runtime import DEFERRED, db
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         self.server_tids = itertools.count(1)
         self.pending = {}  # server tid -> Pending
         self.limiter = None
-        self.ping_timer = None
+        self.ping_slot = None  # in this process's ping wheel
         self.unanswered_pings = 0
         self.init_calls()
         self.init_core()
@@ -178,6 +179,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
                 await db(connections.close_all)()
             raise
         finally:
+            self.cancel_ping()
             for pump in pumps:
                 pump.cancel()
             if attach is not None:
@@ -191,8 +193,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
     async def end_session(self, shutdown=False):
         # On shutdown the socket is still open: our client can still be told.
         self.closing = not shutdown
-        if self.ping_timer is not None:
-            self.ping_timer.cancel()
+        self.cancel_ping()
         for pending in self.pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
@@ -273,7 +274,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
 
     async def send_frame(self, obj):
         if not self.closing:
-            await self.send(text_data=p.encode(obj))
+            await self.base_send({"type": "websocket.send", "text": p.encode(obj)})
 
     async def send_request(self, cls, subclass, cmd, data, kind=None, info=None):
         """Send a server request; with `kind`, wait for its answer (see `handle_answer`)."""
@@ -332,10 +333,17 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
     # ------------------------------------------------------------ pings
 
     def arm_ping(self):
-        loop = asyncio.get_running_loop()
-        self.ping_timer = loop.call_later(
-            calls_settings.PING_INTERVAL, self.post_to_self, PING_DUE
-        )
+        self.ping_slot = ping_wheel().schedule(self, calls_settings.PING_INTERVAL)
+
+    def cancel_ping(self):
+        if self.ping_slot is not None:
+            ping_wheel().cancel(self, self.ping_slot)
+            self.ping_slot = None
+
+    def ping_due_now(self):
+        """The ping wheel's call: a ping is due (handled in order with our other messages)."""
+        self.ping_slot = None
+        self.post_to_self(PING_DUE)
 
     async def ping_due(self, message):
         """Time to ping the client; two unanswered in a row close the connection."""

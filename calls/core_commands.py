@@ -170,7 +170,7 @@ class CoreCommands:
         target = await self.live_session_or_error(data["session_id"])
         if data["class"] in STAFF_ONLY_CLASSES and not self.is_staff:
             raise p.ProtocolError(100030)
-        ref = uuid.uuid4().hex
+        ref = next(self.server_tids)  # unique among this consumer's refs too
         timer = self.arm_relay_timer(ref, calls_settings.REQUEST_TIMEOUT)
         self.relays[ref] = (req.tid, timer)
         await self.channel_layer.send(target.channel_name, {

@@ -1,10 +1,12 @@
 """Event subscriptions of one connection, pure: matching, body merging, layer groups."""
 
+import functools
 import hashlib
 
 WILDCARD = "*"
 
 
+@functools.lru_cache(maxsize=4096)  # every event of a call names the same groups
 def group_name(cls, obj_id):
     """The channel-layer group for subscriptions keyed by (class, obj_id).
 

@@ -37,3 +37,20 @@ def test_daphne_makes_its_loop_from_the_policy_set_before_it_is_imported():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("uvloop")
+
+
+def test_daphne_entry_point_turns_off_autobahns_colour_styling(monkeypatch):
+    from autobahn import util
+    from daphne import cli
+
+    from calls import daphne as entry
+
+    monkeypatch.setattr(util, "_HAS_CLICK", True)
+    monkeypatch.setattr(cli.CommandLineInterface, "entrypoint", classmethod(lambda cls: None))
+    previous = asyncio.get_event_loop_policy()
+    try:
+        entry.main()
+    finally:
+        asyncio.set_event_loop_policy(previous)
+    assert util._HAS_CLICK is False
+    assert util.hlval(3) == "3"
