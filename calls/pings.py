@@ -1,10 +1,10 @@
 """One timer for the pings of every connection of this process.
 
 A connection pings its client every PING_INTERVAL seconds. A timer each would
-cost about 0.6 KB per connection on uvloop (a libuv handle with its Python
-objects), a good part of what an idle session costs; here connections wait in
-slots of TICK seconds instead, and one timer, armed for the earliest slot,
-tells those due. A ping is late by at most one tick.
+cost a timer handle per idle connection (several hundred bytes on uvloop, which
+adds a libuv handle); here connections wait in slots of TICK seconds instead,
+and one timer, armed for the earliest slot, tells those due. A ping is late by
+at most one tick.
 """
 
 import asyncio
