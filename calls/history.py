@@ -11,32 +11,18 @@ A new call's destinations are looked up by the same job that writes it, so a
 its changes; FIFO across batches).
 """
 
-import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, transaction
 
 from . import services
+from .runtime import per_event_loop
 from .destinations import resolve_destinations
 
 log = logging.getLogger(__name__)
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calls-history")
-_writers = {}  # event loop -> HistoryWriter
-
-
-def writer():
-    """The history writer of the running event loop."""
-    loop = asyncio.get_running_loop()
-    found = _writers.get(loop)
-    if found is None:
-        for old in [lp for lp in _writers if lp.is_closed()]:
-            del _writers[old]
-        found = _writers[loop] = HistoryWriter(loop)
-    return found
-
-
 class HistoryWriter:
     def __init__(self, loop):
         self.loop = loop
@@ -96,6 +82,9 @@ class HistoryWriter:
                 log.exception("history write for call %s lost", job[1])
                 outcomes.append(exc)
         return outcomes
+
+
+writer = per_event_loop(HistoryWriter)  # the history writer of the running event loop
 
 
 def _apply_all(batch):

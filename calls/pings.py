@@ -7,24 +7,11 @@ and one timer, armed for the earliest slot, tells those due. A ping is late by
 at most one tick.
 """
 
-import asyncio
 import math
 
+from .runtime import per_event_loop
+
 TICK = 0.1
-_wheels = {}  # event loop -> PingWheel
-
-
-def ping_wheel():
-    """The ping wheel of the running event loop."""
-    loop = asyncio.get_running_loop()
-    found = _wheels.get(loop)
-    if found is None:
-        for old in [lp for lp in _wheels if lp.is_closed()]:
-            del _wheels[old]
-        found = _wheels[loop] = PingWheel(loop)
-    return found
-
-
 class PingWheel:
     def __init__(self, loop):
         self.loop = loop
@@ -59,3 +46,6 @@ class PingWheel:
         if self.slots:
             self.timer_slot = min(self.slots)
             self.timer = self.loop.call_at(self.timer_slot * TICK, self._fire)
+
+
+ping_wheel = per_event_loop(PingWheel)  # the ping wheel of the running event loop

@@ -1,5 +1,7 @@
 """Small pieces shared by the consumer's handler mixins."""
 
+import asyncio
+
 from channels.db import database_sync_to_async
 
 # A handler's result when it answers the request later, from a channel-layer reply.
@@ -19,3 +21,19 @@ def seen_recently(recent, key, keep=64):
     if len(recent) > keep:
         del recent[next(iter(recent))]
     return False
+
+
+def per_event_loop(factory):
+    """A function giving one factory(loop) object per running event loop (tests run several)."""
+    made = {}
+
+    def get():
+        loop = asyncio.get_running_loop()
+        found = made.get(loop)
+        if found is None:
+            for old in [lp for lp in made if lp.is_closed()]:
+                del made[old]
+            found = made[loop] = factory(loop)
+        return found
+
+    return get
