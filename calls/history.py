@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections, transaction
 
 from . import services
-from .runtime import per_event_loop
 from .destinations import resolve_destinations
+from .runtime import per_event_loop
 
 log = logging.getLogger(__name__)
 

@@ -50,12 +50,3 @@ async def test_an_earlier_connection_rearms_the_timer():
     assert len(wheel.slots) == 1 and wheel.timer is not None  # "later" still waits
     wheel.timer.cancel()
 
-
-def test_autobahn_log_arguments_are_plain_text_once_the_consumer_is_loaded():
-    """Loading the consumer turns off autobahn's per-frame colour styling (a cost per frame)."""
-    from autobahn import util
-
-    import calls.consumer  # noqa: F401
-
-    assert util._HAS_CLICK is False
-    assert util.hlval(3) == "3"
