@@ -12,6 +12,8 @@ import logging
 import time
 import uuid
 
+from channels.exceptions import ChannelFull
+
 from . import events, history, presence, signals
 from . import protocol as p
 from .conf import calls_settings
@@ -126,16 +128,16 @@ class CallCommands:
             if kind is Invite:
                 invite = {**owned.invite, "type": owned.leg_types.get(effect.leg.session_id, "user")}
                 sends.append((effect.leg.channel, {"type": "call.invite", "owner": self.channel_name,
-                                                   "invite": invite}))
+                                                   "invite": invite}, effect.leg))
             elif kind is Emit:
                 owned.seq += 1
                 writes.append(("event", owned.seq, effect.type, effect.body, now))
-                sends.append((None, effect))
+                sends.append((None, effect, None))
             elif kind is LegHangup:
                 sends.append((effect.leg.channel, {
                     "type": "call.leg_hangup", "call_id": machine.call_id,
                     "code": effect.code, "reason": effect.reason,
-                }))
+                }, None))
             elif kind is LegChanged:
                 leg = effect.leg
                 writes.append(("leg", leg.session_id, leg.state, leg.ended_at))
@@ -150,12 +152,18 @@ class CallCommands:
             if ended:  # the record is complete before anyone hears of the end
                 with contextlib.suppress(Exception):  # logged by the writer
                     await written
-        layer = self.channel_layer
-        for channel, message in sends:
+        layer, unreachable = self.channel_layer, []
+        for channel, message, invited_leg in sends:
             if channel is None:
                 await events.emit_call_event(layer, machine.call_id, message.type, message.body)
-            else:
+                continue
+            try:
                 await layer.send(channel, message)
+            except ChannelFull:
+                # That consumer (or its whole process) stopped reading: only its leg fails.
+                log.warning("call %s: channel %s is full", machine.call_id, channel)
+                if invited_leg is not None:
+                    unreachable.append(invited_leg.session_id)
         for effect in effects:
             if type(effect) is Answered:
                 await send_signal(signals.call_answered,
@@ -170,8 +178,11 @@ class CallCommands:
             self.owned_calls.pop(machine.call_id, None)
             if owned.timer is not None:
                 owned.timer.cancel()
-        else:
-            self.arm_call_timer(owned)
+            return
+        self.arm_call_timer(owned)
+        for session_id in unreachable:  # as if it had disconnected: its leg fails
+            if not machine.ended:
+                await self.carry_out(owned, machine.party_gone(session_id, time.time()))
 
     def arm_call_timer(self, owned):
         deadline = owned.machine.get_timer()

@@ -141,3 +141,51 @@ async def test_server_shutdown_ends_owned_calls_with_normal_termination(live_db)
     call = await database_sync_to_async(Call.objects.get)(call_id=call_id)
     assert (call.state, call.hangup_code) == ("ended", 100001)
     await b.disconnect()
+
+
+
+async def test_a_destination_whose_channel_is_full_fails_alone(live_db):
+    """A session that stopped reading (its process hung or died) costs only its own leg."""
+    from channels.layers import get_channel_layer
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from calls import presence
+    from calls.models import CallLeg
+    from registrations.models import Registration
+
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    layer = get_channel_layer()
+    stuck = await layer.new_channel()
+    for _ in range(layer.get_capacity(stuck)):
+        await layer.send(stuck, {"type": "never.read"})
+    bob = await database_sync_to_async(get_user_model().objects.get)(username="bob")
+    now = timezone.now()
+    stuck_session = await database_sync_to_async(Registration.objects.create)(
+        user=bob, session_id=unique("stuck"), channel_name=stuck, server_id=presence.SERVER_ID,
+        connected_at=now, last_seen_at=now,
+    )
+    try:
+        started = await ask(a, "media", "call", "start", {"callee": "bob"})
+        call_id = started["data"]["call_id"]
+        invite = json.loads(await b.receive_from(timeout=5))
+        assert (invite["cmd"], invite["data"]["call_id"]) == ("invite", call_id)
+        await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+        answered = await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2)
+        assert answered == {"result": "ok", "tid": 2}
+        event = json.loads(await a.receive_from(timeout=5))
+        assert (event["cmd"], event["data"]["type"]) == ("event", "answer")
+        await a.disconnect()  # the call ends; its record is complete before its hangup is told
+        hangup = json.loads(await b.receive_from(timeout=5))
+        assert hangup["data"]["type"] == "hangup"
+        legs = await database_sync_to_async(lambda: dict(
+            CallLeg.objects.filter(call__call_id=call_id).values_list("session_id", "state")))()
+        assert legs.pop(stuck_session.session_id) == "failed"
+        assert list(legs.values()) == ["answered"]
+    finally:
+        await database_sync_to_async(Registration.objects.filter(pk=stuck_session.pk).update)(
+            disconnected_at=timezone.now())
+        await a.disconnect()
+        await b.disconnect()
