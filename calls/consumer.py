@@ -21,7 +21,9 @@ from . import protocol as p
 from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
-from .daphne_compat import allow_protocol_close_codes, plain_autobahn_log_arguments
+from .daphne_compat import (
+    allow_protocol_close_codes, plain_autobahn_log_arguments, stop_applications_despite_bare_connections,
+)
 from .pings import ping_wheel
 from .runtime import DEFERRED, db
 
@@ -34,6 +36,7 @@ CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG = 1000, 1008, 1009
 PING_DUE = {"type": "ping.due"}  # one for all connections: messages are never changed
 allow_protocol_close_codes()
 plain_autobahn_log_arguments()
+stop_applications_despite_bare_connections()
 
 
 async def _pump(source, inbox):

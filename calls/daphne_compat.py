@@ -1,4 +1,4 @@
-"""Let daphne send the close codes the protocol needs.
+"""Where daphne (4.2) and autobahn need a hand: close codes, shutdown, log arguments.
 
 PROTOCOL.md closes a flooding connection with 1008 and an oversize frame with
 1009, both RFC 6455 codes a server may send. Autobahn's public `sendClose`
@@ -40,3 +40,31 @@ def plain_autobahn_log_arguments():
     except ImportError:  # not running under daphne
         return
     util._HAS_CLICK = False
+
+
+def stop_applications_despite_bare_connections():
+    """Let daphne's shutdown cancel every application, so that our sessions end cleanly.
+
+    At SIGTERM daphne cancels each connection's application and waits for them
+    (our consumers then end their calls and close their registrations). But a
+    TCP connection that has not sent a request yet (a load balancer's health
+    probe, a port check) has no application: daphne's loop stops at it with a
+    KeyError, and every session is dropped as if the process had died.
+    """
+    try:
+        from daphne.server import Server
+    except ImportError:  # not running under daphne
+        return
+    if getattr(Server, "_calls_shutdown", False):
+        return
+    original = Server.kill_all_applications
+
+    def kill_all_applications(self):
+        self.connections = {
+            protocol: details for protocol, details in self.connections.items()
+            if "application_instance" in details
+        }
+        return original(self)
+
+    Server.kill_all_applications = kill_all_applications
+    Server._calls_shutdown = True
