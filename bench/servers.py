@@ -50,7 +50,7 @@ class BenchServer:
         self.log_path = Path(log_dir) / f"daphne-{name}-{self.port}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "calls.daphne", "-b", "127.0.0.1", "-p", str(self.port),
              "bench.asgi:application"],
             cwd=ROOT, env=django_env(database_url, redis_url),
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,

@@ -52,7 +52,7 @@ class DaphneServer:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"daphne-{self.port}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(self.port),
+            [sys.executable, "-m", "calls.daphne", "-b", host, "-p", str(self.port),
              "callproject.asgi:application"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
