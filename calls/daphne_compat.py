@@ -6,7 +6,13 @@ accepts only 1000 and 3000-4999 (codes for applications), so daphne refuses
 them; its own `sendCloseFrame` (which daphne itself uses for 1011) sends any.
 """
 
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
 SERVER_CLOSE_CODES = frozenset({1008, 1009, 1011})
+SHUTDOWN_GRACE = 10  # seconds the applications get to finish when the server stops
 
 
 def allow_protocol_close_codes():
@@ -43,13 +49,15 @@ def plain_autobahn_log_arguments():
 
 
 def stop_applications_despite_bare_connections():
-    """Let daphne's shutdown cancel every application, so that our sessions end cleanly.
+    """Let daphne's shutdown cancel every application and wait for all of them.
 
-    At SIGTERM daphne cancels each connection's application and waits for them
-    (our consumers then end their calls and close their registrations). But a
-    TCP connection that has not sent a request yet (a load balancer's health
-    probe, a port check) has no application: daphne's loop stops at it with a
-    KeyError, and every session is dropped as if the process had died.
+    At SIGTERM daphne cancels each connection's application and waits, so that
+    our consumers end their calls and close their registrations. Two slips in
+    daphne 4.2 cut that short: a TCP connection that has sent no request yet (a
+    load balancer's health probe, a port check) has no application, and the
+    loop stops at it with a KeyError; and its wait ends with the first
+    application to finish, since a cancelled one ends by raising. Then the
+    process exits with the rest half done, as if it had died.
     """
     try:
         from daphne.server import Server
@@ -57,14 +65,21 @@ def stop_applications_despite_bare_connections():
         return
     if getattr(Server, "_calls_shutdown", False):
         return
-    original = Server.kill_all_applications
 
     def kill_all_applications(self):
-        self.connections = {
-            protocol: details for protocol, details in self.connections.items()
-            if "application_instance" in details
-        }
-        return original(self)
+        from twisted.internet import defer
+
+        running = []
+        for details in self.connections.values():
+            instance = details.get("application_instance")
+            if instance is not None and not instance.done():
+                instance.cancel()
+                running.append(instance)
+        log.info("Killed %i pending application instances", len(running))
+        if not running:
+            return None
+        waiting = asyncio.ensure_future(asyncio.wait(running, timeout=SHUTDOWN_GRACE))
+        return defer.Deferred.fromFuture(waiting)
 
     Server.kill_all_applications = kill_all_applications
     Server._calls_shutdown = True
