@@ -1,0 +1,49 @@
+"""calls.layers.RedisChannelLayer against a real Redis: sends between two processes' layers."""
+
+import asyncio
+import os
+
+import pytest
+from channels.exceptions import ChannelFull
+from django.conf import settings
+
+from calls.consumer import Inbox
+from calls.layers import RedisChannelLayer
+
+from .conftest import _redis_reachable
+
+
+@pytest.fixture
+def redis_url():
+    url = settings.CLUSTER_REDIS_URL
+    if not _redis_reachable(url):
+        message = f"Redis not reachable at {url}"
+        if os.environ.get("CALLS_REQUIRE_CLUSTER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield url
+    _redis_reachable(url)  # flushes the db
+
+
+async def test_a_send_reaches_another_process_in_order_and_a_full_channel_refuses(redis_url):
+    sender = RedisChannelLayer(hosts=[redis_url], capacity=2, expiry=30)
+    receiver = RedisChannelLayer(hosts=[redis_url], capacity=10, expiry=30)
+    stopped = RedisChannelLayer(hosts=[redis_url], capacity=2, expiry=30)  # never reads
+    try:
+        channel, inbox = await receiver.new_channel(), Inbox()
+        receiver.attach(channel, inbox)
+        got = []
+        for n in range(5):  # more than the capacity in all: the reader empties the key
+            await sender.send(channel, {"type": "test.message", "n": n})
+            got.append(await asyncio.wait_for(inbox.get(), 5))
+        assert [m["n"] for m in got] == [0, 1, 2, 3, 4]
+
+        dead = await stopped.new_channel()
+        await sender.send(dead, {"type": "test.message"})
+        await sender.send(dead, {"type": "test.message"})
+        with pytest.raises(ChannelFull):
+            await sender.send(dead, {"type": "test.message"})
+    finally:
+        for layer in (sender, receiver, stopped):
+            await layer.flush()
+            await layer.close_pools()
