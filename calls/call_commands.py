@@ -148,7 +148,7 @@ class CallCommands:
                 writes.append(("end", effect.code, effect.reason, now))
                 ended = True
         if writes:
-            written = history.writer().changes(machine.call_id, writes)
+            written = history.writer().changes(machine.call_id, writes, awaited=ended)
             if ended:  # the record is complete before anyone hears of the end
                 with contextlib.suppress(Exception):  # logged by the writer
                     await written

@@ -1,13 +1,17 @@
-"""The history writer's batching: at once when idle, gathered when busy."""
+"""The history writer's batching: what is awaited goes at once, the rest soon, together."""
 
 import asyncio
 import threading
 
+import pytest
+
 from calls import history
 
 
-async def test_an_idle_writer_writes_at_once_and_a_busy_one_gathers_jobs(monkeypatch):
+@pytest.fixture
+async def writer(monkeypatch):
     batches, release = [], threading.Event()
+    release.set()
 
     def write(self, batch):  # on the writer's thread
         release.wait(5)
@@ -15,20 +19,40 @@ async def test_an_idle_writer_writes_at_once_and_a_busy_one_gathers_jobs(monkeyp
         return [None] * len(batch)
 
     monkeypatch.setattr(history.HistoryWriter, "_write", write)
+    made = history.HistoryWriter(asyncio.get_running_loop())
+    made.batches, made.release = batches, release
+    return made
+
+
+async def test_an_awaited_write_goes_at_once_and_takes_the_waiting_ones_along(writer):
     loop = asyncio.get_running_loop()
-    writer = history.HistoryWriter(loop)
-
-    release.set()
     started = loop.time()
-    await writer.changes("a", [])  # idle: written at once
-    assert loop.time() - started < history.BUSY_LINGER
+    await writer.changes("a", [], awaited=True)
+    assert loop.time() - started < history.CHANGE_DELAY / 2
 
-    release.clear()
-    first = writer.changes("b", [])
-    await asyncio.sleep(0.01)  # "b" is being written
-    second = writer.changes("c", [])  # queued meanwhile: the writer is busy
-    release.set()
+    ringing = writer.changes("b", [])  # nobody waits for it: it waits for company
+    await asyncio.sleep(history.CHANGE_DELAY / 4)
+    assert writer.batches == [["a"]]
+    await writer.changes("c", [], awaited=True)
+    assert ringing.done()
+    assert writer.batches == [["a"], ["b", "c"]]
+
+
+async def test_a_write_nobody_waits_for_is_written_within_the_delay(writer):
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await writer.changes("a", [])
+    assert history.CHANGE_DELAY <= loop.time() - started < history.CHANGE_DELAY * 5
+    assert writer.batches == [["a"]]
+
+
+async def test_a_busy_writer_lets_jobs_gather_between_batches(writer):
+    writer.release.clear()
+    first = writer.changes("a", [], awaited=True)
+    await asyncio.sleep(0.01)  # "a" is being written
+    second = writer.changes("b", [], awaited=True)  # queued meanwhile: the writer is busy
+    writer.release.set()
     await first
-    third = writer.changes("d", [])  # arrives while the writer lingers: same batch as "c"
+    third = writer.changes("c", [], awaited=True)  # arrives while the writer lingers
     await asyncio.gather(second, third)
-    assert batches == [["a"], ["b"], ["c", "d"]]
+    assert writer.batches == [["a"], ["b", "c"]]
