@@ -271,13 +271,17 @@ def validate(request):
         raise unknown_command(request.name, request.tid)
     data, clean = request.data, {}
     for f in schema:
-        present = next((k for k in (f.name, *f.aliases) if k in data and data[k] is not None), None)
-        if present is None:
-            if f.required:
-                raise missing_field(f.name, request.tid)
-            clean[f.name] = f.default() if callable(f.default) else f.default
-            continue
-        value = data[present]
+        value = data.get(f.name)
+        if value is None:
+            for alias in f.aliases:
+                value = data.get(alias)
+                if value is not None:
+                    break
+            else:
+                if f.required:
+                    raise missing_field(f.name, request.tid)
+                clean[f.name] = f.default() if callable(f.default) else f.default
+                continue
         if not _type_ok(value, f.kind) or (f.check is not None and not f.check(value)):
             if f.error_code == 100046:
                 raise invalid_value(f.name, request.tid)
