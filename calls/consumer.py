@@ -24,6 +24,7 @@ from .conf import calls_settings
 from .core_commands import CoreCommands
 from .daphne_compat import (
     allow_protocol_close_codes, plain_autobahn_log_arguments, stop_applications_despite_bare_connections,
+    unmask_frames_in_c,
 )
 from .pings import ping_wheel
 from .runtime import DEFERRED, db
@@ -38,6 +39,7 @@ PING_DUE = {"type": "ping.due"}  # one for all connections: messages are never c
 allow_protocol_close_codes()
 plain_autobahn_log_arguments()
 stop_applications_despite_bare_connections()
+unmask_frames_in_c()
 
 
 async def _pump(source, inbox):
