@@ -141,7 +141,11 @@ _SEND_LUA = """
     return 0
 """
 
+READ_AT_ONCE = 256  # messages a process's reader takes from Redis in one round trip
+
 if ChannelsRedisChannelLayer is not None:
+    from redis.exceptions import ResponseError
+
 
     class RedisChannelLayer(ChannelsRedisChannelLayer):
         """channels-redis, made cheaper for many consumers in one process.
@@ -190,17 +194,27 @@ if ChannelsRedisChannelLayer is not None:
             name = f"specific.{self.client_prefix}!"
             key = self.prefix + name
             connection = self.connection(self.consistent_hash(name))
+            many = True  # BZMPOP (Redis 7): what is waiting, in one blocking round trip
             while True:
                 try:
+                    if many:
+                        popped = await connection.bzmpop(self.brpop_timeout, 1, [key], min=True,
+                                                         count=READ_AT_ONCE)
+                        for member, _ in popped[1] if popped else ():
+                            self._deliver(member)
+                        continue
                     popped = await connection.bzpopmin(key, timeout=self.brpop_timeout)
                     if popped is None:
                         continue
                     self._deliver(popped[1])
-                    for member, _ in await connection.zpopmin(key, count=256):
+                    for member, _ in await connection.zpopmin(key, count=READ_AT_ONCE):
                         self._deliver(member)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as exc:
+                    if many and isinstance(exc, ResponseError):
+                        many = False  # Redis before 7 has no BZMPOP: a blocking pop of one, then the rest
+                        continue
                     log.exception("reading from Redis failed; retrying")
                     await asyncio.sleep(0.5)
 

@@ -47,3 +47,26 @@ async def test_a_send_reaches_another_process_in_order_and_a_full_channel_refuse
         for layer in (sender, receiver, stopped):
             await layer.flush()
             await layer.close_pools()
+
+
+async def test_the_reader_falls_back_where_redis_has_no_bzmpop(redis_url, monkeypatch):
+    from redis.asyncio import Redis
+    from redis.exceptions import ResponseError
+
+    async def no_bzmpop(self, *args, **kwargs):
+        raise ResponseError("unknown command 'BZMPOP'")
+
+    monkeypatch.setattr(Redis, "bzmpop", no_bzmpop)
+    sender = RedisChannelLayer(hosts=[redis_url])
+    receiver = RedisChannelLayer(hosts=[redis_url])
+    try:
+        channel, inbox = await receiver.new_channel(), Inbox()
+        receiver.attach(channel, inbox)
+        for n in range(3):
+            await sender.send(channel, {"type": "test.message", "n": n})
+        got = [await asyncio.wait_for(inbox.get(), 5) for _ in range(3)]
+        assert [m["n"] for m in got] == [0, 1, 2]
+    finally:
+        for layer in (sender, receiver):
+            await layer.flush()
+            await layer.close_pools()
