@@ -148,6 +148,7 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         self.is_staff = False
         self.registration_id = None
         self.closing = False
+        self.ending = None  # the task ending the session, once started
         self.bad_frames = 0
         self.login_failures = 0
         self.server_tids = itertools.count(1)
@@ -207,11 +208,11 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
             pass
         except asyncio.CancelledError:
             # The server is shutting down: daphne cancels every application and
-            # waits for them. Our calls end with 100001 before we go.
-            if not self.closing:
-                await self.end_session(shutdown=True)
-                # Close the database thread's connections before the process exits.
-                await db(connections.close_all)()
+            # waits for them. Our calls end with 100001 before we go (or, if the
+            # client had just gone, the cleanup under way finishes).
+            await self.finish_session(shutdown=not self.closing)
+            # Close the database thread's connections before the process exits.
+            await db(connections.close_all)()
             raise
         finally:
             self.cancel_ping()
@@ -222,8 +223,14 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message):
         """The connection closed: end this session's calls, close its registration."""
-        await self.end_session()
+        await self.finish_session()
         raise StopConsumer()
+
+    def finish_session(self, shutdown=False):
+        """end_session, once, in a task of its own that a shutdown's cancel cannot cut short."""
+        if self.ending is None:
+            self.ending = asyncio.ensure_future(self.end_session(shutdown))
+        return asyncio.shield(self.ending)
 
     async def end_session(self, shutdown=False):
         # On shutdown the socket is still open: our client can still be told.

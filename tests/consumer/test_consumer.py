@@ -1,5 +1,7 @@
 """The consumer through channels' WebsocketCommunicator (no server process)."""
 
+import asyncio
+import contextlib
 import json
 
 import pytest
@@ -189,3 +191,19 @@ async def test_a_destination_whose_channel_is_full_fails_alone(live_db):
             disconnected_at=timezone.now())
         await a.disconnect()
         await b.disconnect()
+
+
+async def test_a_shutdown_during_a_disconnect_lets_the_cleanup_finish(live_db):
+    from registrations.models import Registration
+
+    c = await connect()
+    session_id = await login(c, "alice")
+    await c.send_input({"type": "websocket.disconnect", "code": 1000})
+    for _ in range(3):  # the consumer starts its cleanup (calls, then the registration)
+        await asyncio.sleep(0)
+    c.future.cancel()  # what daphne does to every application when the server stops
+    with contextlib.suppress(asyncio.CancelledError):
+        await c.future
+    live = await database_sync_to_async(Registration.objects.filter(
+        session_id=session_id, disconnected_at=None).count)()
+    assert live == 0
