@@ -189,8 +189,9 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         """Run the connection: every message, from the client or the channel layer, in order.
 
         channels' own loop (`await_many_dispatch`) makes a task and an `asyncio.wait`
-        per message; here pumps feed one inbox (our layers put this process's
-        messages in it directly), which costs a good deal less on every frame and event.
+        per message; here everything lands in one inbox: daphne's queue and our
+        layers put messages in it directly (elsewhere a pump task per source
+        does), which costs a good deal less on every frame and event.
         """
         self.scope, self.base_send, self.frame_send = scope, send, _frame_sender(send)
         self.channel_layer = get_channel_layer(self.channel_layer_alias)

@@ -1,4 +1,4 @@
-"""Where daphne (4.2) and autobahn need a hand: close codes, shutdown, log arguments.
+"""Where daphne (4.2) and autobahn need a hand: close codes, shutdown, log arguments, unmasking.
 
 PROTOCOL.md closes a flooding connection with 1008 and an oversize frame with
 1009, both RFC 6455 codes a server may send. Autobahn's public `sendClose`
