@@ -38,6 +38,20 @@ async def login(communicator, user):
     return answer["data"]["session_id"]
 
 
+async def call_answered(a, b):
+    """a calls bob (logged in on b), b accepts the invite and answers; a hears the answer."""
+    started = await ask(a, "media", "call", "start", {"callee": "bob"})
+    call_id = started["data"]["call_id"]
+    invite = json.loads(await b.receive_from(timeout=5))
+    assert (invite["cmd"], invite["data"]["call_id"]) == ("invite", call_id)
+    await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+    answered = await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2)
+    assert answered == {"result": "ok", "tid": 2}
+    event = json.loads(await a.receive_from(timeout=5))
+    assert (event["cmd"], event["data"]["type"]) == ("event", "answer")
+    return call_id
+
+
 async def test_ping_before_login_and_not_authenticated(live_db):
     c = await connect()
     assert await ask(c, "core", "core", "ping") == {"result": "ok", "tid": 1}
@@ -70,15 +84,7 @@ async def test_invite_reaches_the_callee_and_the_answer_the_caller(live_db):
     a, b = await connect(), await connect()
     await login(a, "alice")
     await login(b, "bob")
-    started = await ask(a, "media", "call", "start", {"callee": "bob"})
-    call_id = started["data"]["call_id"]
-    invite = json.loads(await b.receive_from(timeout=5))
-    assert (invite["cmd"], invite["data"]["call_id"]) == ("invite", call_id)
-    await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
-    answered = await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2)
-    assert answered == {"result": "ok", "tid": 2}
-    event = json.loads(await a.receive_from(timeout=5))
-    assert (event["cmd"], event["data"]["type"]) == ("event", "answer")
+    call_id = await call_answered(a, b)
     await a.disconnect()
     hangup = json.loads(await b.receive_from(timeout=5))
     assert hangup["data"]["body"] == {"code": 305009, "reason": "Caller stopped"}
@@ -170,15 +176,7 @@ async def test_a_destination_whose_channel_is_full_fails_alone(live_db):
         connected_at=now, last_seen_at=now,
     )
     try:
-        started = await ask(a, "media", "call", "start", {"callee": "bob"})
-        call_id = started["data"]["call_id"]
-        invite = json.loads(await b.receive_from(timeout=5))
-        assert (invite["cmd"], invite["data"]["call_id"]) == ("invite", call_id)
-        await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
-        answered = await ask(b, "media", "call", "answered", {"call_id": call_id}, tid=2)
-        assert answered == {"result": "ok", "tid": 2}
-        event = json.loads(await a.receive_from(timeout=5))
-        assert (event["cmd"], event["data"]["type"]) == ("event", "answer")
+        call_id = await call_answered(a, b)
         await a.disconnect()  # the call ends; its record is complete before its hangup is told
         hangup = json.loads(await b.receive_from(timeout=5))
         assert hangup["data"]["type"] == "hangup"
