@@ -109,6 +109,7 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
 
 try:
     from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
+    from redis.exceptions import ResponseError
 except ImportError:  # the Redis extra is not installed
     ChannelsRedisChannelLayer = None
 
@@ -144,8 +145,6 @@ _SEND_LUA = """
 READ_AT_ONCE = 256  # messages a process's reader takes from Redis in one round trip
 
 if ChannelsRedisChannelLayer is not None:
-    from redis.exceptions import ResponseError
-
 
     class RedisChannelLayer(ChannelsRedisChannelLayer):
         """channels-redis, made cheaper for many consumers in one process.

@@ -3,10 +3,11 @@
 No Django, no Channels. See PROTOCOL.md for the contract this implements.
 """
 
-import orjson
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import orjson
 
 # Every error code of the protocol, with its text.
 ERRORS = {
