@@ -27,6 +27,9 @@ DEFAULTS = {
     # beat is stale: the process is then taken as dead and its calls ended.
     "HEARTBEAT_INTERVAL": 2,
     "HEARTBEAT_STALE": 8,
+    # Seconds between refreshes of the live sessions' `last_seen_at`: one UPDATE of
+    # every live session of the process, so not at every heartbeat.
+    "LAST_SEEN_INTERVAL": 30,
     # Keep the SDP offers and answers in the call history (off: only whether there was one).
     "KEEP_SDP": False,
     # Dotted path of `policy(caller_user, callee, callee_type) -> bool | str`:

@@ -43,9 +43,13 @@ async def ensure_running():
 
 
 async def _beat_forever():
+    loop, sessions_due = asyncio.get_running_loop(), 0.0
     while True:
         try:
-            dead = await database_sync_to_async(_beat_and_claim)()
+            sessions = loop.time() >= sessions_due
+            if sessions:
+                sessions_due = loop.time() + calls_settings.LAST_SEEN_INTERVAL
+            dead = await database_sync_to_async(_beat_and_claim)(sessions)
             for server_id in dead:
                 await reap(server_id)
         except asyncio.CancelledError:
@@ -55,8 +59,8 @@ async def _beat_forever():
         await asyncio.sleep(calls_settings.HEARTBEAT_INTERVAL)
 
 
-def _beat_and_claim():
-    registration_services.beat(SERVER_ID)
+def _beat_and_claim(sessions=True):
+    registration_services.beat(SERVER_ID, sessions)
     return registration_services.claim_dead_servers(SERVER_ID, calls_settings.HEARTBEAT_STALE)
 
 

@@ -37,8 +37,8 @@ def close_session(registration_id):
     )
 
 
-def beat(server_id):
-    """Record that this process is alive, and that its sessions are."""
+def beat(server_id, sessions=True):
+    """Record that this process is alive, and (with `sessions`) that its sessions are."""
     now = timezone.now()
     updated = ServerProcess.objects.filter(pk=server_id).update(last_beat_at=now)
     if not updated:
@@ -46,7 +46,8 @@ def beat(server_id):
             server_id=server_id, hostname=socket.gethostname(), pid=os.getpid(),
             started_at=now, last_beat_at=now,
         )
-    Registration.objects.filter(server_id=server_id, disconnected_at=None).update(last_seen_at=now)
+    if sessions:
+        Registration.objects.filter(server_id=server_id, disconnected_at=None).update(last_seen_at=now)
 
 
 def claim_dead_servers(server_id, stale_after):
