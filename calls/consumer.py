@@ -23,7 +23,7 @@ from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
 from .daphne_compat import (
-    allow_protocol_close_codes, plain_autobahn_log_arguments, stop_applications_despite_bare_connections,
+    allow_protocol_close_codes, plain_autobahn_log_arguments, stop_every_application_at_shutdown,
     unmask_frames_in_c,
 )
 from .pings import ping_wheel
@@ -38,7 +38,7 @@ CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG = 1000, 1008, 1009
 PING_DUE = {"type": "ping.due"}  # one for all connections: messages are never changed
 allow_protocol_close_codes()
 plain_autobahn_log_arguments()
-stop_applications_despite_bare_connections()
+stop_every_application_at_shutdown()
 unmask_frames_in_c()
 
 

@@ -53,7 +53,7 @@ def plain_autobahn_log_arguments():
     util._HAS_CLICK = False
 
 
-def stop_applications_despite_bare_connections():
+def stop_every_application_at_shutdown():
     """Let daphne's shutdown cancel every application and wait for all of them.
 
     At SIGTERM daphne cancels each connection's application and waits, so that

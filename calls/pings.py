@@ -12,7 +12,11 @@ import math
 from .runtime import per_event_loop
 
 TICK = 0.1
+
+
 class PingWheel:
+    """The connections of one event loop, by the slot their next ping is due in."""
+
     def __init__(self, loop):
         self.loop = loop
         self.slots = {}  # slot number -> set of connections due then
