@@ -19,6 +19,7 @@ from channels.sessions import InstanceSessionWrapper
 from django.db import connections
 
 from . import protocol as p
+from . import websocket_fast_path
 from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
@@ -40,6 +41,7 @@ allow_protocol_close_codes()
 plain_autobahn_log_arguments()
 stop_every_application_at_shutdown()
 unmask_frames_in_c()
+websocket_fast_path.install()
 
 
 async def _pump(source, inbox):

@@ -1,0 +1,112 @@
+"""A short way through autobahn for the frames a signaling connection is made of.
+
+Under daphne every frame goes through autobahn's general WebSocket machine: for
+a client's message a dozen Python calls (frame begin, data, end, message begin,
+data, end, an observer signal, traffic statistics, debug-log arguments), and
+about as many to send one. That was about a sixth of a call's server CPU.
+
+Nearly every frame here is the plain case: a whole, unfragmented, masked text
+message arriving in one read, and a whole unfragmented text message going out.
+These two functions handle only that case and hand everything else to autobahn
+untouched: control frames, fragments, a frame cut across reads, extensions,
+anything it would refuse. Whenever autobahn is in the middle of something (a
+partial frame buffered, a fragmented message), it gets the bytes as before.
+"""
+
+import struct
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets without its C part, or not installed
+    apply_mask = None
+
+_TEXT, _BINARY = 0x81, 0x82  # FIN set, no RSV bits, opcode 1 or 2
+_MASKED = 0x80
+
+
+def _data_received(self, data):
+    """daphne's WebSocketProtocol.dataReceived: whole plain frames here, the rest to autobahn."""
+    if self.state == self.STATE_OPEN and _receiving_plainly(self):
+        data = _deliver_whole_frames(self, data)
+        if not data:
+            return
+    self._dataReceived(data)
+
+
+def _receiving_plainly(self):
+    """True when autobahn holds nothing half-read and no option asks for its own work."""
+    return (not self.data and self.current_frame is None and not self.inside_message
+            and self._perMessageCompress is None and self.requireMaskedClientFrames
+            and self.applyMask and not self.logOctets and not self.logFrames
+            and not self.trackedTimings and self.autoPingTimeoutCall is None)
+
+
+def _deliver_whole_frames(self, data):
+    """Give daphne each whole plain message at the start of `data`; return what is left."""
+    position, size = 0, len(data)
+    limit = min(n for n in (self.maxMessagePayloadSize, self.maxFramePayloadSize, 2**63) if n > 0)
+    while size - position >= 6 and self.state == self.STATE_OPEN:
+        first, second = data[position], data[position + 1]
+        if first not in (_TEXT, _BINARY) or not second & _MASKED:
+            break
+        length, mask_at = second & 0x7F, position + 2
+        if length == 126:
+            if size - position < 8:
+                break
+            length, mask_at = struct.unpack_from("!H", data, mask_at)[0], mask_at + 2
+            if length < 126:  # not minimally encoded: autobahn refuses it
+                break
+        elif length == 127:  # 64 KB or more: autobahn checks the limits
+            break
+        end = mask_at + 4 + length
+        if end > size or length > limit:
+            break
+        payload = apply_mask(data[mask_at + 4:end], data[mask_at:mask_at + 4])
+        is_binary = first == _BINARY
+        if not is_binary and not payload.isascii():
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:  # autobahn closes with 1007
+                break
+        position = end
+        self.onMessage(payload, is_binary)
+    return data[position:] if position else data
+
+
+def _send_message(self, payload, isBinary=False, fragmentSize=None, sync=False, doNotCompress=False):
+    """autobahn's sendMessage: a whole plain frame written at once, else autobahn's way."""
+    length = len(payload)
+    if (fragmentSize is None and not sync and self.state == self.STATE_OPEN and not self.send_queue
+            and self._perMessageCompress is None and not self.autoFragmentSize
+            and not self.maskServerFrames and not self.logOctets and not self.logFrames
+            and not self.trackedTimings and not 0 < self.maxMessagePayloadSize < length):
+        opcode = _BINARY if isBinary else _TEXT
+        if length < 126:
+            header = bytes((opcode, length))
+        elif length < 65536:
+            header = struct.pack("!BBH", opcode, 126, length)
+        else:
+            header = struct.pack("!BBQ", opcode, 127, length)
+        self.transport.write(header + payload)
+        return
+    _autobahn_send_message(self, payload, isBinary, fragmentSize, sync, doNotCompress)
+
+
+_autobahn_send_message = None
+
+
+def install():
+    """Put the short way into daphne's WebSocketProtocol (once; where websockets' C code is)."""
+    global _autobahn_send_message
+    if apply_mask is None:
+        return
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # not running under daphne
+        return
+    if getattr(WebSocketProtocol, "_calls_fast_path", False):
+        return
+    _autobahn_send_message = WebSocketProtocol.sendMessage
+    WebSocketProtocol.dataReceived = _data_received
+    WebSocketProtocol.sendMessage = _send_message
+    WebSocketProtocol._calls_fast_path = True

@@ -1,0 +1,144 @@
+"""WebSocket framing through a real daphne, byte by byte: the plain frames the server
+reads and writes itself (calls/websocket_fast_path.py) and the rest, left to autobahn."""
+
+import base64
+import json
+import os
+import socket
+import struct
+
+import pytest
+
+PING = b'{"class": "core", "cmd": "ping", "tid": %d}'
+
+
+class RawWebSocket:
+    """A client that writes frames exactly as given, split as given."""
+
+    def __init__(self, server):
+        self.sock = socket.create_connection((server.host, server.port), timeout=5)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /ws/ HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        return chunk
+
+    def _take(self, n):
+        while len(self.buffer) < n:
+            self.buffer += self._recv()
+        taken, self.buffer = self.buffer[:n], self.buffer[n:]
+        return taken
+
+    def read_frame(self):
+        """(opcode, payload) of the server's next frame (never masked)."""
+        first, second = self._take(2)
+        assert not second & 0x80 and first & 0x80, "server frames are whole and unmasked"
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", self._take(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", self._take(8))[0]
+        return first & 0x0F, self._take(length)
+
+    def read_json(self):
+        opcode, payload = self.read_frame()
+        assert opcode == 1
+        return json.loads(payload)
+
+    def close_code(self):
+        """The code of the close frame the server sends next (skipping other frames)."""
+        while True:
+            opcode, payload = self.read_frame()
+            if opcode == 8:
+                return struct.unpack("!H", payload[:2])[0]
+
+    def send_pieces(self, *pieces):
+        for piece in pieces:
+            self.sock.sendall(piece)
+
+    def close(self):
+        self.sock.close()
+
+
+def frame(payload, opcode=1, fin=True):
+    """A masked client frame."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        head = bytes((opcode | (0x80 if fin else 0), 0x80 | length))
+    elif length < 65536:
+        head = struct.pack("!BBH", opcode | (0x80 if fin else 0), 0x80 | 126, length)
+    else:
+        head = struct.pack("!BBQ", opcode | (0x80 if fin else 0), 0x80 | 127, length)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.fixture
+def ws(server):
+    client = RawWebSocket(server)
+    yield client
+    client.close()
+
+
+def test_several_frames_in_one_write_each_get_their_answer(ws):
+    ws.send_pieces(b"".join(frame(PING % tid) for tid in (1, 2, 3)))
+    assert [ws.read_json()["tid"] for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_frame_cut_across_writes_and_one_after_it(ws):
+    fifth = frame(PING % 5)
+    cut = frame(PING % 4) + fifth[:3]
+    ws.send_pieces(*(cut[i:i + 1] for i in range(len(cut))))  # one byte per segment
+    assert ws.read_json()["tid"] == 4
+    ws.send_pieces(fifth[3:] + frame(PING % 6))  # the rest of a frame, then a whole one
+    assert [ws.read_json()["tid"] for _ in range(2)] == [5, 6]
+
+
+def test_frames_of_every_length_encoding(ws):
+    for tid, padding in ((7, 0), (8, 200), (9, 70000)):  # 7-bit, 16-bit and 64-bit lengths
+        body = {"class": "core", "cmd": "ping", "tid": tid}
+        if padding:
+            body["data"] = {"pad": "é" * (padding // 2)}  # not ASCII: UTF-8 is checked
+        ws.send_pieces(frame(json.dumps(body, ensure_ascii=False).encode()))
+        answer = ws.read_json()
+        assert answer["tid"] == tid
+        if padding > 65536:  # over MAX_FRAME_BYTES: refused, then closed with 1009
+            assert answer["data"]["code"] == 100046 and ws.close_code() == 1009
+
+
+def test_a_fragmented_message_with_a_ping_inside_it(ws):
+    message = PING % 10
+    ws.send_pieces(frame(message[:10], fin=False) + frame(b"hello", opcode=9)
+                   + frame(message[10:], opcode=0) + frame(PING % 11))
+    assert ws.read_frame() == (10, b"hello")  # the pong, at once
+    assert [ws.read_json()["tid"] for _ in range(2)] == [10, 11]
+
+
+# autobahn fails a connection that breaks the protocol by dropping it, without a close frame.
+
+def test_invalid_utf8_drops_the_connection(ws):
+    ws.send_pieces(frame(PING % 12))
+    assert ws.read_json()["tid"] == 12
+    ws.send_pieces(frame(b'{"x": "\xff\xfe"}') + frame(PING % 13))
+    with pytest.raises(ConnectionError):
+        ws.read_frame()
+
+
+def test_an_unmasked_client_frame_drops_the_connection(ws):
+    ws.send_pieces(frame(PING % 14))
+    assert ws.read_json()["tid"] == 14
+    ws.send_pieces(bytes((0x81, len(PING % 15))) + PING % 15)
+    with pytest.raises(ConnectionError):
+        ws.read_frame()

@@ -1,0 +1,49 @@
+"""The short way through autobahn takes whole plain frames and leaves it the rest.
+
+(tests/e2e/test_frames.py checks the same frames end to end through daphne.)
+"""
+
+from types import SimpleNamespace
+
+from calls.websocket_fast_path import _deliver_whole_frames
+from tests.e2e.test_frames import frame
+
+
+class Connection(SimpleNamespace):
+    STATE_OPEN = 3
+
+    def __init__(self, limit=0):
+        super().__init__(state=3, maxMessagePayloadSize=limit, maxFramePayloadSize=0, messages=[])
+
+    def onMessage(self, payload, is_binary):
+        self.messages.append((payload, is_binary))
+
+
+def test_whole_text_and_binary_frames_are_delivered_and_a_cut_one_is_left():
+    connection = Connection()
+    third = frame(b"c" * 300)
+    rest = _deliver_whole_frames(connection, frame(b"a") + frame("é".encode(), opcode=2) + third[:9])
+    assert connection.messages == [(b"a", False), ("é".encode(), True)]
+    assert rest == third[:9]
+
+
+def test_it_stops_at_the_first_frame_autobahn_must_see():
+    for unusual in (
+        frame(b"ping", opcode=9),  # control frame
+        frame(b"part", fin=False),  # fragment
+        frame(b"\xff"),  # not UTF-8: autobahn fails the connection
+        bytes((0x81, 2)) + b"hi",  # not masked
+        frame(b"x" * 70000),  # 64-bit length
+        frame(b"y" * 200)[:1] + bytes((0x80 | 126, 0, 100)) + frame(b"y" * 200)[4:],  # 16-bit length under 126
+    ):
+        connection, first = Connection(), frame(b"first")
+        rest = unusual + frame(b"after")
+        assert _deliver_whole_frames(connection, first + rest) == rest
+        assert connection.messages == [(b"first", False)]
+
+
+def test_a_frame_over_the_size_limit_is_left_to_autobahn():
+    connection = Connection(limit=100)
+    big = frame(b"z" * 101)
+    assert _deliver_whole_frames(connection, big) == big
+    assert connection.messages == []
