@@ -11,6 +11,8 @@ These two functions handle only that case and hand everything else to autobahn
 untouched: control frames, fragments, a frame cut across reads, extensions,
 anything it would refuse. Whenever autobahn is in the middle of something (a
 partial frame buffered, a fragmented message), it gets the bytes as before.
+A frame going out is handed to the socket at once when Twisted has nothing
+queued for it (see _write_now).
 """
 
 import struct
@@ -87,26 +89,49 @@ def _send_message(self, payload, isBinary=False, fragmentSize=None, sync=False, 
             header = struct.pack("!BBH", opcode, 126, length)
         else:
             header = struct.pack("!BBQ", opcode, 127, length)
-        self.transport.write(header + payload)
+        _write_now(self.transport, header + payload)
         return
     _autobahn_send_message(self, payload, isBinary, fragmentSize, sync, doNotCompress)
 
 
-_autobahn_send_message = None
+def _write_now(transport, data):
+    """Send on the socket at once when Twisted has nothing queued before it; else queue it.
+
+    Twisted's write queues the bytes, asks the event loop to watch the socket
+    for writing and sends them in the next pass, then stops watching: two
+    epoll changes and a pass of its dispatch per frame. Whatever the socket
+    does not take now (or any error) goes to Twisted's queue, which handles it.
+    """
+    if (type(transport) is _plain_tcp_server and not transport.TLS and transport.connected
+            and not transport.disconnecting and not transport._writeDisconnected
+            and not transport._tempDataBuffer and not transport.dataBuffer):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # it would block, or the connection broke: Twisted will see
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
+_autobahn_send_message = _plain_tcp_server = None
 
 
 def install():
     """Put the short way into daphne's WebSocketProtocol (once; where websockets' C code is)."""
-    global _autobahn_send_message
+    global _autobahn_send_message, _plain_tcp_server
     if apply_mask is None:
         return
     try:
         from daphne.ws_protocol import WebSocketProtocol
+        from twisted.internet.tcp import Server
     except ImportError:  # not running under daphne
         return
     if getattr(WebSocketProtocol, "_calls_fast_path", False):
         return
     _autobahn_send_message = WebSocketProtocol.sendMessage
+    _plain_tcp_server = Server
     WebSocketProtocol.dataReceived = _data_received
     WebSocketProtocol.sendMessage = _send_message
     WebSocketProtocol._calls_fast_path = True

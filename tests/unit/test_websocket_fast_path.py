@@ -47,3 +47,38 @@ def test_a_frame_over_the_size_limit_is_left_to_autobahn():
     big = frame(b"z" * 101)
     assert _deliver_whole_frames(connection, big) == big
     assert connection.messages == []
+
+
+class Socket:
+    def __init__(self, takes):
+        self.takes, self.sent = takes, []
+
+    def send(self, data):
+        if isinstance(self.takes, Exception):
+            raise self.takes
+        self.sent.append(bytes(data[:self.takes]))
+        return min(self.takes, len(data))
+
+
+class Transport:
+    TLS, connected, disconnecting, _writeDisconnected, dataBuffer = False, True, False, False, b""
+
+    def __init__(self, takes, queued=()):
+        self.socket, self._tempDataBuffer, self.written = Socket(takes), list(queued), []
+
+    def write(self, data):
+        self.written.append(data)
+
+
+def test_frames_go_to_the_socket_at_once_and_what_it_leaves_to_twisted(monkeypatch):
+    from calls import websocket_fast_path
+
+    monkeypatch.setattr(websocket_fast_path, "_plain_tcp_server", Transport)
+    whole, partial, blocked = Transport(takes=100), Transport(takes=3), Transport(takes=BlockingIOError())
+    queued_before = Transport(takes=100, queued=[b"earlier"])
+    for transport in (whole, partial, blocked, queued_before):
+        websocket_fast_path._write_now(transport, b"frame")
+    assert (whole.socket.sent, whole.written) == ([b"frame"], [])
+    assert (partial.socket.sent, partial.written) == ([b"fra"], [b"me"])
+    assert blocked.written == [b"frame"]
+    assert (queued_before.socket.sent, queued_before.written) == ([], [b"frame"])  # order kept
