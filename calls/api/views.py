@@ -42,6 +42,8 @@ BAD_QUERY = OpenApiResponse(OpenApiTypes.OBJECT, description="A filter value is 
 DENIED = OpenApiResponse(DetailSerializer, description="Not authenticated, or not allowed.")
 NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such call, or not a party to it.")
 NO_PAGE = OpenApiResponse(DetailSerializer, description="No such page.")
+UNSUPPORTED_BODY = OpenApiResponse(DetailSerializer,
+                                   description="The body is not JSON, a form or multipart form data.")
 
 
 class Pagination(PageNumberPagination):
@@ -105,6 +107,7 @@ class CallViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin,
             403: DENIED,
             404: NOT_FOUND,
             409: OpenApiResponse(DetailSerializer, description="The call already ended."),
+            415: UNSUPPORTED_BODY,
             503: OpenApiResponse(DetailSerializer, description="The server running the call is not taking commands."),
         },
     )
@@ -172,7 +175,8 @@ class TokenView(ObtainAuthToken):
         auth=[],
         request=TokenRequestSerializer,
         responses={200: TokenSerializer,
-                   400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad credentials.")},
+                   400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad credentials."),
+                   415: UNSUPPORTED_BODY},
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
