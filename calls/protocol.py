@@ -295,8 +295,8 @@ def validate(request):
 
 
 def encode(obj):
-    # orjson: a tenth of the json module's time on a frame with an SDP in it.
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    """A frame's UTF-8 text. orjson: a tenth of the json module's time on a frame with an SDP."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
 def ok(tid, data=None):

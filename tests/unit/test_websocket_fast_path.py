@@ -82,3 +82,32 @@ def test_frames_go_to_the_socket_at_once_and_what_it_leaves_to_twisted(monkeypat
     assert (partial.socket.sent, partial.written) == ([b"fra"], [b"me"])
     assert blocked.written == [b"frame"]
     assert (queued_before.socket.sent, queued_before.written) == ([], [b"frame"])  # order kept
+
+
+def test_under_daphne_frames_go_straight_to_the_connection_while_daphne_keeps_it():
+    import asyncio
+    import functools
+
+    from daphne.server import Server
+
+    from calls import websocket_fast_path
+
+    websocket_fast_path.install()
+
+    class Protocol:
+        STATE_OPEN, state = 3, 3
+
+        def __init__(self):
+            self.sent = []
+
+        def sendMessage(self, payload, is_binary):
+            self.sent.append((payload, is_binary))
+
+    server, protocol = Server(application=None, endpoints=["tcp:port=0"]), Protocol()  # never run
+    server.connections = {protocol: {}}
+    send_text = websocket_fast_path.text_sender(functools.partial(server.handle_reply, protocol))
+    asyncio.run(send_text(b'{"a": 1}'))
+    server.connections[protocol]["disconnected"] = True
+    asyncio.run(send_text(b'{"a": 2}'))
+    assert protocol.sent == [(b'{"a": 1}', False)]
+    assert websocket_fast_path.text_sender(lambda message: None) is None  # another server
