@@ -142,6 +142,21 @@ _SEND_LUA = """
     return 0
 """
 
+# Every member of the given groups, each once: an event's fan-out in one command
+# (a pipeline of a ZRANGE per group cost the client four commands to pack and parse).
+_MEMBERS_LUA = """
+    local seen, members = {}, {}
+    for i = 1, #KEYS do
+        for _, member in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+            if not seen[member] then
+                seen[member] = true
+                members[#members + 1] = member
+            end
+        end
+    end
+    return members
+"""
+
 READ_AT_ONCE = 256  # messages a process's reader takes from Redis in one round trip
 
 if ChannelsRedisChannelLayer is not None:
@@ -159,8 +174,9 @@ if ChannelsRedisChannelLayer is not None:
           (see `attach`) instead of travelling through Redis and back.
         - `send` and `group_add` take one round trip each (channels-redis: four and two).
         - `group_send_many`: an event goes to the group of each subscription
-          pattern it matches (four groups); `group_send` would take two to four
-          round trips per group, and deliver twice to a channel in two of them.
+          pattern it matches (four groups), whose members one script lists;
+          `group_send` would take two to four round trips per group, and
+          deliver twice to a channel in two of them.
         """
 
         def __init__(self, *args, **kwargs):
@@ -269,11 +285,9 @@ if ChannelsRedisChannelLayer is not None:
                 assert self.require_valid_group_name(group), "Group name not valid"
                 by_connection.setdefault(self.consistent_hash(group), []).append(group)
             for index, members_of in by_connection.items():
-                pipe = self.connection(index).pipeline(transaction=False)
-                for group in members_of:
-                    pipe.zrange(self._group_key(group), 0, -1)
-                for names in await pipe.execute():
-                    channel_names.update(name.decode("utf8") for name in names)
+                keys = [self._group_key(group) for group in members_of]
+                names = await self.connection(index).eval(_MEMBERS_LUA, len(keys), *keys)
+                channel_names.update(name.decode("utf8") for name in names)
             remote = []
             for channel in channel_names:
                 try:

@@ -70,3 +70,26 @@ async def test_the_reader_falls_back_where_redis_has_no_bzmpop(redis_url, monkey
         for layer in (sender, receiver):
             await layer.flush()
             await layer.close_pools()
+
+
+async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_another_process(redis_url):
+    here = RedisChannelLayer(hosts=[redis_url])
+    there = RedisChannelLayer(hosts=[redis_url])
+    try:
+        (near, near_inbox), (far, far_inbox) = [(await layer.new_channel(), Inbox())
+                                                for layer in (here, there)]
+        here.attach(near, near_inbox)
+        there.attach(far, far_inbox)
+        for group, channel in (("ev.a", near), ("ev.b", near), ("ev.a", far), ("ev.c", far)):
+            await here.group_add(group, channel)
+        await here.group_send_many(["ev.a", "ev.b", "ev.empty"], {"type": "test.event", "n": 1})
+        await here.group_send_many(["ev.empty"], {"type": "test.event", "n": 2})  # nobody
+        await here.group_send_many(["ev.c"], {"type": "test.event", "n": 3})
+        assert (await asyncio.wait_for(near_inbox.get(), 5))["n"] == 1
+        assert [(await asyncio.wait_for(far_inbox.get(), 5))["n"] for _ in range(2)] == [1, 3]
+        await asyncio.sleep(0.2)
+        assert near_inbox.qsize() == far_inbox.qsize() == 0  # once each, though in two groups
+    finally:
+        for layer in (here, there):
+            await layer.flush()
+            await layer.close_pools()
