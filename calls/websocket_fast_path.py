@@ -47,7 +47,7 @@ def _receiving_plainly(self):
 def _deliver_whole_frames(self, data):
     """Give daphne each whole plain message at the start of `data`; return what is left."""
     position, size = 0, len(data)
-    limit = min(n for n in (self.maxMessagePayloadSize, self.maxFramePayloadSize, 2**63) if n > 0)
+    message_limit, frame_limit = self.maxMessagePayloadSize, self.maxFramePayloadSize  # 0: none
     while size - position >= 6 and self.state == self.STATE_OPEN:
         first, second = data[position], data[position + 1]
         if first not in (_TEXT, _BINARY) or not second & _MASKED:
@@ -62,7 +62,7 @@ def _deliver_whole_frames(self, data):
         elif length == 127:  # 64 KB or more: autobahn checks the limits
             break
         end = mask_at + 4 + length
-        if end > size or length > limit:
+        if end > size or 0 < message_limit < length or 0 < frame_limit < length:
             break
         payload = apply_mask(data[mask_at + 4:end], data[mask_at:mask_at + 4])
         is_binary = first == _BINARY
