@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import os
+import struct
 import uuid
 
 from calls.client import ClientError, SignalingClient
@@ -39,3 +41,16 @@ async def error_code(coro):
 
 async def wait_closed(client, timeout=5):
     return await asyncio.wait_for(asyncio.shield(client.closed), timeout)
+
+
+def frame(payload, opcode=1, fin=True):
+    """A masked client frame."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        head = bytes((opcode | (0x80 if fin else 0), 0x80 | length))
+    elif length < 65536:
+        head = struct.pack("!BBH", opcode | (0x80 if fin else 0), 0x80 | 126, length)
+    else:
+        head = struct.pack("!BBQ", opcode | (0x80 if fin else 0), 0x80 | 127, length)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

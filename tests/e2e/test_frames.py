@@ -9,6 +9,8 @@ import struct
 
 import pytest
 
+from .helpers import frame
+
 PING = b'{"class": "core", "cmd": "ping", "tid": %d}'
 
 
@@ -70,19 +72,6 @@ class RawWebSocket:
 
     def close(self):
         self.sock.close()
-
-
-def frame(payload, opcode=1, fin=True):
-    """A masked client frame."""
-    mask = os.urandom(4)
-    length = len(payload)
-    if length < 126:
-        head = bytes((opcode | (0x80 if fin else 0), 0x80 | length))
-    elif length < 65536:
-        head = struct.pack("!BBH", opcode | (0x80 if fin else 0), 0x80 | 126, length)
-    else:
-        head = struct.pack("!BBQ", opcode | (0x80 if fin else 0), 0x80 | 127, length)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 @pytest.fixture

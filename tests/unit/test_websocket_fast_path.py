@@ -6,7 +6,7 @@
 from types import SimpleNamespace
 
 from calls.websocket_fast_path import _deliver_whole_frames
-from tests.e2e.test_frames import frame
+from tests.e2e.helpers import frame
 
 
 class Connection(SimpleNamespace):
