@@ -7,7 +7,7 @@ about as many to send one. That was about a sixth of a call's server CPU.
 
 Nearly every frame here is the plain case: a whole, unfragmented, masked text
 message arriving in one read, and a whole unfragmented text message going out.
-These two functions handle only that case and hand everything else to autobahn
+The functions here handle only that case and hand everything else to autobahn
 untouched: control frames, fragments, a frame cut across reads, extensions,
 anything it would refuse. Whenever autobahn is in the middle of something (a
 partial frame buffered, a fragmented message), it gets the bytes as before.
@@ -69,7 +69,7 @@ def _deliver_whole_frames(self, data):
         if not is_binary and not payload.isascii():
             try:
                 payload.decode("utf-8")
-            except UnicodeDecodeError:  # autobahn closes with 1007
+            except UnicodeDecodeError:  # autobahn fails the connection
                 break
         position = end
         self.onMessage(payload, is_binary)
