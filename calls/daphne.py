@@ -5,10 +5,30 @@ imported, from the current event loop policy. Its `daphne` command offers no
 way to choose that loop, so this entry point sets uvloop's policy first. Under
 load, a third of a call's server CPU is the event loop and Twisted's
 reactor calls on it (a writer added and removed per frame sent); uvloop does
-that work in C. Everything else is daphne's own command line, unchanged.
+that work in C. Once the server runs, it also tunes the garbage collector (see
+`tune_gc`). Everything else is daphne's own command line, unchanged.
 """
 
 import asyncio
+import gc
+
+# A young collection after this many new container objects, not Python's 700.
+YOUNG_GC_THRESHOLD = 20_000
+
+
+def tune_gc():
+    """Collect less often, and never again over what the server made to start.
+
+    A call's frames leave short-lived garbage that Python's default thresholds
+    collected every 700 objects; each full collection walked every object
+    Django, daphne and the site made at start (over 100,000): under load the
+    collector took 3-4 % of the server's CPU, with the event loop stopped for
+    30-80 ms at each full collection. What is alive once the server runs is
+    frozen out of collections; young collections run about 30 times less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def main():
@@ -19,7 +39,9 @@ def main():
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from daphne.cli import CommandLineInterface  # imports daphne.server, which makes the loop
+    from twisted.internet import reactor  # daphne's, installed by that import
 
+    reactor.callWhenRunning(tune_gc)  # the application is loaded by then
     CommandLineInterface.entrypoint()
 
 
