@@ -53,25 +53,29 @@ def calls_with_party(calls, username):
 
 def call_stats(calls, since):
     """Counts over `calls` started at or after `since`, and how many of `calls` are live."""
-    calls = Call.objects.filter(pk__in=calls.values("pk"))  # no duplicate rows from party joins
+    if calls.query.distinct:  # joined through the parties: one row per call first
+        calls = Call.objects.filter(pk__in=calls.values("pk"))
     window = calls.filter(started_at__gte=since)
-    total = window.count()
-    answered = window.filter(answered_at__isnull=False).count()
-    talked = window.filter(answered_at__isnull=False, ended_at__isnull=False).annotate(
-        talk=ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
-    ).aggregate(avg=Avg("talk"))["avg"]
+    talked = Q(answered_at__isnull=False, ended_at__isnull=False)
+    talk = ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+    # One pass over the window for the counts (the dashboard asks after every call).
+    counts = window.aggregate(
+        calls=Count("pk"), answered=Count("pk", filter=Q(answered_at__isnull=False)),
+        avg=Avg(talk, filter=talked),
+    )
     codes = (
         window.filter(hangup_code__isnull=False)
         .order_by()
         .values("hangup_code")
         .annotate(n=Count("pk"))
     )
+    total, answered = counts["calls"], counts["answered"]
     return {
         "since": since,
         "live_calls": calls.exclude(state=Call.State.ENDED).count(),
         "calls": total,
         "answered": answered,
         "answer_rate": answered / total if total else None,
-        "avg_duration": talked.total_seconds() if talked is not None else None,
+        "avg_duration": counts["avg"].total_seconds() if counts["avg"] is not None else None,
         "by_hangup_code": {str(row["hangup_code"]): row["n"] for row in codes},
     }
