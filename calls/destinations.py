@@ -56,6 +56,11 @@ def _compiled_lookup(vendor, callee_type):
 
 
 def builtin_destinations(callee, callee_type):
+    """The live sessions (Registrations) a callee names, oldest first.
+
+    With no type it is a union of two querysets: it can be iterated and sliced,
+    not filtered further.
+    """
     User = get_user_model()
     # The user's pk as a subquery, so that both lookups use an index of live sessions.
     user_pk = User._default_manager.filter(**{User.USERNAME_FIELD: callee}).values("pk")[:1]

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from calls.destinations import _CALLEE, _compiled_lookup, resolve_destinations
+from calls.destinations import _CALLEE, _compiled_lookup, builtin_destinations, resolve_destinations
 from registrations.models import Registration
 
 
@@ -42,6 +42,9 @@ def test_no_type_rings_the_users_sessions_and_the_session_of_that_id_oldest_firs
     assert [row[1] for row in rows] == ["dest-bob", "dest-carol", "dest-bob"]  # user names
     assert [row[5] for row in rows] == ["user", "session", "user"]
     assert rows[0][2] == "specific.x!bob-laptop" and rows[2][3] == "sip"
+    # what a site's DESTINATION_RESOLVER gets from the same lookup: registrations
+    assert [(r.session_id, r.user.get_username()) for r in builtin_destinations("dest-bob", None)] == [
+        ("bob-laptop", "dest-bob"), ("dest-bob", "dest-carol"), ("bob-phone", "dest-bob")]
 
 
 def test_each_type_and_the_caller_left_out(sessions):
