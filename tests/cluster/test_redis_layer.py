@@ -93,3 +93,52 @@ async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_anoth
         for layer in (here, there):
             await layer.flush()
             await layer.close_pools()
+
+
+async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_results(
+        redis_url, monkeypatch):
+    from redis.asyncio.client import Pipeline
+    from redis.exceptions import ResponseError
+
+    pipelines = []
+    original_execute = Pipeline.execute
+
+    async def counted_execute(self, *args, **kwargs):
+        pipelines.append(len(self.command_stack))
+        return await original_execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", counted_execute)
+    sender = RedisChannelLayer(hosts=[redis_url], capacity=20, expiry=30)
+    receiver = RedisChannelLayer(hosts=[redis_url], capacity=100, expiry=30)
+    stopped = RedisChannelLayer(hosts=[redis_url], capacity=20, expiry=30)  # never reads
+    try:
+        channel, inbox = await receiver.new_channel(), Inbox()
+        receiver.attach(channel, inbox)
+        dead = await stopped.new_channel()
+        for _ in range(19):
+            await sender.send(dead, {"type": "test.message"})
+
+        async def unknown_command():
+            return await sender._batches.run(sender.connection(0), "NO-SUCH-COMMAND")
+
+        pipelines.clear()
+        outcomes = await asyncio.gather(
+            *(sender.send(channel, {"type": "test.message", "n": n}) for n in range(20)),
+            *(sender.send(dead, {"type": "test.message"}) for _ in range(4)),  # 3 over capacity
+            unknown_command(),
+            sender.group_add("batch.group", channel),
+            return_exceptions=True,
+        )
+        assert pipelines == [20 + 4 + 1 + 2]  # one round trip for all
+        assert outcomes[:21] == [None] * 21
+        assert all(isinstance(outcome, ChannelFull) for outcome in outcomes[21:24])
+        assert isinstance(outcomes[24], ResponseError)
+        assert outcomes[25] is None
+        got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(20)]
+        assert got == list(range(20))  # in the order sent
+        await sender.group_send_many(["batch.group"], {"type": "test.message", "n": "group"})
+        assert (await asyncio.wait_for(inbox.get(), 5))["n"] == "group"
+    finally:
+        for layer in (sender, receiver, stopped):
+            await layer.flush()
+            await layer.close_pools()
