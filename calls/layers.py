@@ -199,6 +199,10 @@ class CommandBatches:
             pipe.execute_command(*args)
         try:
             results = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:  # the loop is going away: so do its callers
+            for _, future in batch:
+                future.cancel()
+            raise
         except Exception as exc:  # the connection failed: every command of the batch did
             results = [exc] * len(batch)
         for (_, future), result in zip(batch, results):
