@@ -118,8 +118,8 @@ async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_r
         for _ in range(19):
             await sender.send(dead, {"type": "test.message"})
 
-        async def unknown_command():
-            return await sender._batches.run(sender.connection(0), "NO-SUCH-COMMAND")
+        async def unknown_command():  # a coroutine, so that it joins the same pass as the sends
+            return await sender._command(0, "NO-SUCH-COMMAND")
 
         pipelines.clear()
         outcomes = await asyncio.gather(
