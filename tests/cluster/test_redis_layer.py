@@ -25,31 +25,41 @@ def redis_url():
     _redis_reachable(url)  # flushes the db
 
 
-async def test_a_send_reaches_another_process_in_order_and_a_full_channel_refuses(redis_url):
-    sender = RedisChannelLayer(hosts=[redis_url], capacity=2, expiry=30)
-    receiver = RedisChannelLayer(hosts=[redis_url], capacity=10, expiry=30)
-    stopped = RedisChannelLayer(hosts=[redis_url], capacity=2, expiry=30)  # never reads
-    try:
-        channel, inbox = await receiver.new_channel(), Inbox()
-        receiver.attach(channel, inbox)
-        got = []
-        for n in range(5):  # more than the capacity in all: the reader empties the key
-            await sender.send(channel, {"type": "test.message", "n": n})
-            got.append(await asyncio.wait_for(inbox.get(), 5))
-        assert [m["n"] for m in got] == [0, 1, 2, 3, 4]
+@pytest.fixture
+async def new_layer(redis_url):
+    """Make layers on the test Redis (each stands for a process's); flushed and closed after."""
+    made = []
 
-        dead = await stopped.new_channel()
+    def new_layer(**config):
+        made.append(RedisChannelLayer(hosts=[redis_url], **config))
+        return made[-1]
+
+    yield new_layer
+    for layer in made:
+        await layer.flush()
+        await layer.close_pools()
+
+
+async def test_a_send_reaches_another_process_in_order_and_a_full_channel_refuses(new_layer):
+    sender = new_layer(capacity=2, expiry=30)
+    receiver = new_layer(capacity=10, expiry=30)
+    stopped = new_layer(capacity=2, expiry=30)  # never reads
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    got = []
+    for n in range(5):  # more than the capacity in all: the reader empties the key
+        await sender.send(channel, {"type": "test.message", "n": n})
+        got.append(await asyncio.wait_for(inbox.get(), 5))
+    assert [m["n"] for m in got] == [0, 1, 2, 3, 4]
+
+    dead = await stopped.new_channel()
+    await sender.send(dead, {"type": "test.message"})
+    await sender.send(dead, {"type": "test.message"})
+    with pytest.raises(ChannelFull):
         await sender.send(dead, {"type": "test.message"})
-        await sender.send(dead, {"type": "test.message"})
-        with pytest.raises(ChannelFull):
-            await sender.send(dead, {"type": "test.message"})
-    finally:
-        for layer in (sender, receiver, stopped):
-            await layer.flush()
-            await layer.close_pools()
 
 
-async def test_the_reader_falls_back_where_redis_has_no_bzmpop(redis_url, monkeypatch):
+async def test_the_reader_falls_back_where_redis_has_no_bzmpop(new_layer, monkeypatch):
     from redis.asyncio import Redis
     from redis.exceptions import ResponseError
 
@@ -57,46 +67,36 @@ async def test_the_reader_falls_back_where_redis_has_no_bzmpop(redis_url, monkey
         raise ResponseError("unknown command 'BZMPOP'")
 
     monkeypatch.setattr(Redis, "bzmpop", no_bzmpop)
-    sender = RedisChannelLayer(hosts=[redis_url])
-    receiver = RedisChannelLayer(hosts=[redis_url])
-    try:
-        channel, inbox = await receiver.new_channel(), Inbox()
-        receiver.attach(channel, inbox)
-        for n in range(3):
-            await sender.send(channel, {"type": "test.message", "n": n})
-        got = [await asyncio.wait_for(inbox.get(), 5) for _ in range(3)]
-        assert [m["n"] for m in got] == [0, 1, 2]
-    finally:
-        for layer in (sender, receiver):
-            await layer.flush()
-            await layer.close_pools()
+    sender = new_layer()
+    receiver = new_layer()
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    for n in range(3):
+        await sender.send(channel, {"type": "test.message", "n": n})
+    got = [await asyncio.wait_for(inbox.get(), 5) for _ in range(3)]
+    assert [m["n"] for m in got] == [0, 1, 2]
 
 
-async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_another_process(redis_url):
-    here = RedisChannelLayer(hosts=[redis_url])
-    there = RedisChannelLayer(hosts=[redis_url])
-    try:
-        (near, near_inbox), (far, far_inbox) = [(await layer.new_channel(), Inbox())
-                                                for layer in (here, there)]
-        here.attach(near, near_inbox)
-        there.attach(far, far_inbox)
-        for group, channel in (("ev.a", near), ("ev.b", near), ("ev.a", far), ("ev.c", far)):
-            await here.group_add(group, channel)
-        await here.group_send_many(["ev.a", "ev.b", "ev.empty"], {"type": "test.event", "n": 1})
-        await here.group_send_many(["ev.empty"], {"type": "test.event", "n": 2})  # nobody
-        await here.group_send_many(["ev.c"], {"type": "test.event", "n": 3})
-        assert (await asyncio.wait_for(near_inbox.get(), 5))["n"] == 1
-        assert [(await asyncio.wait_for(far_inbox.get(), 5))["n"] for _ in range(2)] == [1, 3]
-        await asyncio.sleep(0.2)
-        assert near_inbox.qsize() == far_inbox.qsize() == 0  # once each, though in two groups
-    finally:
-        for layer in (here, there):
-            await layer.flush()
-            await layer.close_pools()
+async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_another_process(new_layer):
+    here = new_layer()
+    there = new_layer()
+    (near, near_inbox), (far, far_inbox) = [(await layer.new_channel(), Inbox())
+                                            for layer in (here, there)]
+    here.attach(near, near_inbox)
+    there.attach(far, far_inbox)
+    for group, channel in (("ev.a", near), ("ev.b", near), ("ev.a", far), ("ev.c", far)):
+        await here.group_add(group, channel)
+    await here.group_send_many(["ev.a", "ev.b", "ev.empty"], {"type": "test.event", "n": 1})
+    await here.group_send_many(["ev.empty"], {"type": "test.event", "n": 2})  # nobody
+    await here.group_send_many(["ev.c"], {"type": "test.event", "n": 3})
+    assert (await asyncio.wait_for(near_inbox.get(), 5))["n"] == 1
+    assert [(await asyncio.wait_for(far_inbox.get(), 5))["n"] for _ in range(2)] == [1, 3]
+    await asyncio.sleep(0.2)
+    assert near_inbox.qsize() == far_inbox.qsize() == 0  # once each, though in two groups
 
 
 async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_results(
-        redis_url, monkeypatch):
+        new_layer, monkeypatch):
     from redis.asyncio.client import Pipeline
     from redis.exceptions import ResponseError
 
@@ -108,37 +108,32 @@ async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_r
         return await original_execute(self, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "execute", counted_execute)
-    sender = RedisChannelLayer(hosts=[redis_url], capacity=20, expiry=30)
-    receiver = RedisChannelLayer(hosts=[redis_url], capacity=100, expiry=30)
-    stopped = RedisChannelLayer(hosts=[redis_url], capacity=20, expiry=30)  # never reads
-    try:
-        channel, inbox = await receiver.new_channel(), Inbox()
-        receiver.attach(channel, inbox)
-        dead = await stopped.new_channel()
-        for _ in range(19):
-            await sender.send(dead, {"type": "test.message"})
+    sender = new_layer(capacity=20, expiry=30)
+    receiver = new_layer(capacity=100, expiry=30)
+    stopped = new_layer(capacity=20, expiry=30)  # never reads
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    dead = await stopped.new_channel()
+    for _ in range(19):
+        await sender.send(dead, {"type": "test.message"})
 
-        async def unknown_command():  # a coroutine, so that it joins the same pass as the sends
-            return await sender._command(0, "NO-SUCH-COMMAND")
+    async def unknown_command():  # a coroutine, so that it joins the same pass as the sends
+        return await sender._command(0, "NO-SUCH-COMMAND")
 
-        pipelines.clear()
-        outcomes = await asyncio.gather(
-            *(sender.send(channel, {"type": "test.message", "n": n}) for n in range(20)),
-            *(sender.send(dead, {"type": "test.message"}) for _ in range(4)),  # 3 over capacity
-            unknown_command(),
-            sender.group_add("batch.group", channel),
-            return_exceptions=True,
-        )
-        assert pipelines == [20 + 4 + 1 + 2]  # one round trip for all
-        assert outcomes[:21] == [None] * 21
-        assert all(isinstance(outcome, ChannelFull) for outcome in outcomes[21:24])
-        assert isinstance(outcomes[24], ResponseError)
-        assert outcomes[25] is None
-        got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(20)]
-        assert got == list(range(20))  # in the order sent
-        await sender.group_send_many(["batch.group"], {"type": "test.message", "n": "group"})
-        assert (await asyncio.wait_for(inbox.get(), 5))["n"] == "group"
-    finally:
-        for layer in (sender, receiver, stopped):
-            await layer.flush()
-            await layer.close_pools()
+    pipelines.clear()
+    outcomes = await asyncio.gather(
+        *(sender.send(channel, {"type": "test.message", "n": n}) for n in range(20)),
+        *(sender.send(dead, {"type": "test.message"}) for _ in range(4)),  # 3 over capacity
+        unknown_command(),
+        sender.group_add("batch.group", channel),
+        return_exceptions=True,
+    )
+    assert pipelines == [20 + 4 + 1 + 2]  # one round trip for all
+    assert outcomes[:21] == [None] * 21
+    assert all(isinstance(outcome, ChannelFull) for outcome in outcomes[21:24])
+    assert isinstance(outcomes[24], ResponseError)
+    assert outcomes[25] is None
+    got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(20)]
+    assert got == list(range(20))  # in the order sent
+    await sender.group_send_many(["batch.group"], {"type": "test.message", "n": "group"})
+    assert (await asyncio.wait_for(inbox.get(), 5))["n"] == "group"
