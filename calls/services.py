@@ -7,40 +7,13 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import history_sql
 from .conf import calls_settings
 from .models import Call, CallEvent, CallLeg
 
 
 def to_datetime(ts):
     return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
-
-
-# The history's hot path: every call costs these statements, so they are plain SQL
-# run with executemany for a whole batch (the ORM's bulk_create spent several
-# times the database's own time building model instances and SQL). Rows are
-# found by the call's unique call_id, so the writer needs no map of primary keys.
-_CALL, _LEG, _EVENT = Call._meta.db_table, CallLeg._meta.db_table, CallEvent._meta.db_table
-_CALL_PK = f"(SELECT id FROM {_CALL} WHERE call_id = %s)"
-INSERT_CALL = (
-    f"INSERT INTO {_CALL} (call_id, caller_id, caller_session_id, callee, callee_type, state, "
-    "ring_time, started_at, answered_session_id, hangup_reason, meta, has_offer, has_answer, "
-    "offer, owner_channel, owner_server_id) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, %s, %s, %s, %s)"
-)
-INSERT_LEG = (
-    f"INSERT INTO {_LEG} (call_id, user_id, session_id, protocol, channel_name, state, invited_at) "
-    f"VALUES ({_CALL_PK}, %s, %s, %s, %s, %s, %s)"
-)
-INSERT_EVENT = f"INSERT INTO {_EVENT} (call_id, seq, type, body, at) VALUES ({_CALL_PK}, %s, %s, %s, %s)"
-UPDATE_LEG = f"UPDATE {_LEG} SET state = %s, ended_at = %s WHERE call_id = {_CALL_PK} AND session_id = %s"
-UPDATE_ANSWER = (
-    f"UPDATE {_CALL} SET state = %s, answered_at = %s, answered_by_id = %s, "
-    "answered_session_id = %s, has_answer = %s, answer = %s WHERE call_id = %s"
-)
-UPDATE_END = (
-    f"UPDATE {_CALL} SET state = %s, ended_at = %s, hangup_code = %s, hangup_reason = %s "
-    "WHERE call_id = %s"
-)
 
 
 def record_call_starts(starts):
@@ -68,9 +41,9 @@ def record_call_starts(starts):
                                             CallLeg.State.INVITED, started_at))
         legs += invited.values()
     with connection.cursor() as cursor:
-        cursor.executemany(INSERT_CALL, calls)
+        history_sql.run(cursor, "insert_call", calls)
         if legs:
-            cursor.executemany(INSERT_LEG, legs)
+            history_sql.run(cursor, "insert_leg", legs)
 
 
 def record_call_changes(changes):
@@ -96,21 +69,21 @@ def record_call_changes(changes):
                 events.append((call_id, seq, type_, as_json(_stored_body(body, keep)), stamp(at)))
             elif kind == "answer":
                 _, session_id, user_pk, answer, at = write
-                answers.append((Call.State.ANSWERED, stamp(at), user_pk, session_id, bool(answer),
-                                as_json(answer if keep and answer else None), call_id))
+                answers.append((call_id, Call.State.ANSWERED, stamp(at), user_pk, session_id, bool(answer),
+                                as_json(answer if keep and answer else None)))
             elif kind == "end":
                 _, code, reason, at = write
-                ends.append((Call.State.ENDED, stamp(at), code, reason, call_id))
+                ends.append((call_id, Call.State.ENDED, stamp(at), code, reason))
     with connection.cursor() as cursor:
         if legs:
-            cursor.executemany(UPDATE_LEG, [(state, ended_at, call_id, session_id)
-                                            for (call_id, session_id), (state, ended_at) in legs.items()])
+            history_sql.run(cursor, "update_leg", [(call_id, state, ended_at, session_id)
+                                                   for (call_id, session_id), (state, ended_at) in legs.items()])
         if answers:
-            cursor.executemany(UPDATE_ANSWER, answers)
+            history_sql.run(cursor, "update_answer", answers)
         if ends:
-            cursor.executemany(UPDATE_END, ends)
+            history_sql.run(cursor, "update_end", ends)
         if events:
-            cursor.executemany(INSERT_EVENT, events)
+            history_sql.run(cursor, "insert_event", events)
 
 
 def _adapters():
@@ -120,10 +93,7 @@ def _adapters():
     def stamp(ts):
         return None if ts is None else ops.adapt_datetimefield_value(to_datetime(ts))
 
-    def as_json(value):
-        return None if value is None else ops.adapt_json_value(value, None)
-
-    return stamp, as_json
+    return stamp, history_sql.encode_json
 
 
 def call_id_taken(call_id):

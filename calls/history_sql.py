@@ -1,0 +1,98 @@
+"""The statements every call costs, each run once per history batch over all its rows.
+
+On SQLite and PostgreSQL a statement gets the batch's rows as one JSON array,
+which the database unpacks itself (json_each, jsonb_array_elements). Row by row
+(executemany), SQLite's module let go of the GIL and took it back around every
+row, each time waiting behind the event loop's thread, so a batch took twice its
+CPU time; psycopg bound every value in Python and had PostgreSQL parse and plan
+a statement per row. Other databases run the statements row by row.
+
+A statement is a template: `{0}`, `{1}`… are the elements of a row, typed as the
+model field named at that place in `row`; `{rows}` is where the rows come from.
+"""
+
+import string
+
+import orjson
+from .models import Call, CallEvent, CallLeg
+
+_CALL, _LEG, _EVENT = Call._meta.db_table, CallLeg._meta.db_table, CallEvent._meta.db_table
+_CALL_PK = f"(SELECT id FROM {_CALL} WHERE call_id = {{0}})"  # the call of a row's first element
+
+STATEMENTS = {
+    "insert_call": (
+        f"INSERT INTO {_CALL} (call_id, caller_id, caller_session_id, callee, callee_type, state, "
+        "ring_time, started_at, answered_session_id, hangup_reason, meta, has_offer, has_answer, "
+        "offer, owner_channel, owner_server_id) "
+        "SELECT {0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, '', '', {8}, {9}, {10}, {11}, {12}, {13} {rows}",
+        (Call, "call_id", "caller", "caller_session_id", "callee", "callee_type", "state", "ring_time",
+         "started_at", "meta", "has_offer", "has_answer", "offer", "owner_channel", "owner_server_id"),
+    ),
+    "insert_leg": (
+        f"INSERT INTO {_LEG} (call_id, user_id, session_id, protocol, channel_name, state, invited_at) "
+        f"SELECT {_CALL_PK}, {{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}} {{rows}}",
+        (CallLeg, "call.call_id", "user", "session_id", "protocol", "channel_name", "state", "invited_at"),
+    ),
+    "insert_event": (
+        f"INSERT INTO {_EVENT} (call_id, seq, type, body, at) "
+        f"SELECT {_CALL_PK}, {{1}}, {{2}}, {{3}}, {{4}} {{rows}}",
+        (CallEvent, "call.call_id", "seq", "type", "body", "at"),
+    ),
+    "update_leg": (
+        f"UPDATE {_LEG} SET state = {{1}}, ended_at = {{2}} {{rows}} "
+        f"WHERE {_LEG}.call_id = {_CALL_PK} AND {_LEG}.session_id = {{3}}",
+        (CallLeg, "call.call_id", "state", "ended_at", "session_id"),
+    ),
+    "update_answer": (
+        f"UPDATE {_CALL} SET state = {{1}}, answered_at = {{2}}, answered_by_id = {{3}}, "
+        f"answered_session_id = {{4}}, has_answer = {{5}}, answer = {{6}} {{rows}} WHERE {_CALL}.call_id = {{0}}",
+        (Call, "call_id", "state", "answered_at", "answered_by", "answered_session_id", "has_answer", "answer"),
+    ),
+    "update_end": (
+        f"UPDATE {_CALL} SET state = {{1}}, ended_at = {{2}}, hangup_code = {{3}}, "
+        f"hangup_reason = {{4}} {{rows}} WHERE {_CALL}.call_id = {{0}}",
+        (Call, "call_id", "state", "ended_at", "hangup_code", "hangup_reason"),
+    ),
+}
+
+
+def run(cursor, name, rows):
+    """Run statement `name` over `rows` (tuples in the order of its `row`) with a Django cursor."""
+    key = (cursor.db.vendor, name)
+    if key not in _compiled:
+        _compiled[key] = compile_statement(cursor.db, name)
+    sql, order = _compiled[key]
+    if order is None:
+        cursor.execute(sql, [orjson.dumps(rows).decode()])
+    else:
+        cursor.executemany(sql, [[row[i] for i in order] for row in rows])
+
+
+def encode_json(value):
+    """A JSON column's value as the statements take it: JSON text (or None)."""
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_compiled = {}  # (vendor, statement name) -> compile_statement's
+
+
+def compile_statement(db, name):
+    """(SQL, None) of a statement taking the rows as one JSON array, or else
+    (SQL, the row's elements in the order of its placeholders) to run row by row."""
+    template, (model, *row) = STATEMENTS[name]
+    if db.vendor == "sqlite":
+        items = [f"json_extract(j.value, '$[{i}]')" for i in range(len(row))]
+        return template.format(*items, rows="FROM json_each(%s) AS j"), None
+    if db.vendor == "postgresql":
+        items = [f"(j.value->>{i})::{_db_type(db, model, path)}" for i, path in enumerate(row)]
+        return template.format(*items, rows="FROM jsonb_array_elements(%s::jsonb) AS j(value)"), None
+    order = [int(field) for _, field, _, _ in string.Formatter().parse(template) if field not in (None, "rows")]
+    return template.format(*["%s"] * len(row), rows=""), order
+
+
+def _db_type(db, model, path):
+    """The column type of a field, given as `name` or `relation.name`."""
+    *relation, name = path.split(".")
+    for step in relation:
+        model = model._meta.get_field(step).related_model
+    return model._meta.get_field(name).db_type(db)
