@@ -1,12 +1,15 @@
 """Who a call goes to: the live sessions a `start` names (PROTOCOL.md §6)."""
 
 import functools
+from operator import itemgetter
 
+import orjson
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Subquery
 from django.utils.module_loading import import_string
 
+from registrations.models import Registration
 from registrations.selectors import live_sessions
 
 from .conf import calls_settings
@@ -38,7 +41,71 @@ def resolve_destinations(callee, callee_type, caller_session_id):
     ]
 
 
+def resolve_many(lookups):
+    """resolve_destinations of each (callee, type, caller session id): the history writer's
+    batch of starts, looked up together in one query (on SQLite and PostgreSQL)."""
+    lookup = _compiled_batch_lookup(connection.vendor)
+    if calls_settings.DESTINATION_RESOLVER or lookup is None:
+        return [resolve_destinations(*one) for one in lookups]
+    names = sorted({callee for callee, type_, _ in lookups if type_ != "session"})
+    session_ids = sorted({callee for callee, type_, _ in lookups if type_ in (None, "session")})
+    with connection.cursor() as cursor:
+        cursor.execute(lookup, [orjson.dumps(names).decode(), orjson.dumps(session_ids).decode()])
+        found = cursor.fetchall()
+    of_user, of_session = {}, {}  # oldest first, as found
+    for row in found:
+        of_user.setdefault(row[1], []).append(row)
+        of_session.setdefault(row[0], []).append(row)
+    return [_destinations_of(of_user, of_session, *one) for one in lookups]
+
+
+def _destinations_of(of_user, of_session, callee, callee_type, caller_session_id):
+    """builtin_destinations's rows for one callee, out of a batch's."""
+    if callee_type == "session":
+        rows = of_session.get(callee, [])
+    elif callee_type in ("user", "sip", "verto"):
+        rows = [r for r in of_user.get(callee, []) if callee_type == "user" or r[3] == callee_type]
+    else:  # either, oldest first, once each
+        both = {r[0]: r for r in of_user.get(callee, []) + of_session.get(callee, [])}
+        rows = sorted(both.values(), key=itemgetter(5))
+    return [
+        (*row[:5], "session" if row[0] == callee and callee_type in (None, "session") else "user")
+        for row in rows
+        if row[0] != caller_session_id
+    ]
+
+
 _CALLEE = "\x00callee\x00"  # stands for the callee while a lookup is compiled
+_JSON_TEXTS = {  # the texts of a JSON array parameter, as table `c` with a column `value`
+    "sqlite": "json_each(%s) AS c",
+    "postgresql": "jsonb_array_elements_text(%s::jsonb) AS c(value)",
+}
+
+
+@functools.cache
+def _compiled_batch_lookup(vendor):
+    """The SQL of a batch's lookup, taking the user names and the session ids as JSON arrays;
+    None on other databases.
+
+    The live sessions (registrations.selectors.live_sessions) of the named users, and
+    those of the named session ids, oldest first. Written out, not built by the ORM:
+    SQLite must read the names first (CROSS JOIN fixes its join order), then only
+    their entries of the live-session indexes; given `IN (names)` it walked them all.
+    """
+    if vendor not in _JSON_TEXTS:
+        return None
+    User = get_user_model()
+    users, sessions = User._meta.db_table, Registration._meta.db_table
+    name, pk = User._meta.get_field(User.USERNAME_FIELD).column, User._meta.pk.column
+    columns = f"r.session_id, u.{name}, r.channel_name, r.protocol, r.user_id, r.connected_at"
+    texts = _JSON_TEXTS[vendor]
+    return (
+        f"SELECT {columns} FROM {texts} CROSS JOIN {users} AS u CROSS JOIN {sessions} AS r "
+        f"WHERE u.{name} = c.value AND r.user_id = u.{pk} AND r.disconnected_at IS NULL "
+        f"UNION SELECT {columns} FROM {texts} CROSS JOIN {sessions} AS r CROSS JOIN {users} AS u "
+        f"WHERE r.session_id = c.value AND r.disconnected_at IS NULL AND u.{pk} = r.user_id "
+        "ORDER BY 6"
+    )
 
 
 @functools.cache

@@ -7,7 +7,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from calls.destinations import _CALLEE, _compiled_lookup, builtin_destinations, resolve_destinations
+from calls.destinations import (
+    _CALLEE, _compiled_batch_lookup, _compiled_lookup, builtin_destinations,
+    resolve_destinations, resolve_many,
+)
 from registrations.models import Registration
 
 
@@ -67,6 +70,33 @@ def test_a_lookup_reads_only_the_callees_index_entries(sessions, callee_type):
         plan = [row[3] for row in cursor.fetchall()]
     registration_steps = [step for step in plan if "registrations_registration" in step]
     assert registration_steps and all(
+        "registration_live_user" in step or "registration_unique_live_session_id" in step
+        for step in registration_steps
+    ), plan
+
+
+def test_a_batch_of_starts_is_looked_up_in_one_query_as_one_by_one(sessions, django_assert_num_queries):
+    lookups = [("dest-bob", None, "caller"), ("dest-bob", "user", "x"), ("dest-bob", "sip", "x"),
+               ("carol-tab", "session", "x"), ("dest-bob", None, "bob-laptop"), ("nobody", None, "x"),
+               ("dest-carol", "verto", "x"), ("dest-carol", "user", "dest-bob"), ("bob-old", None, "x")]
+    one_by_one = [resolve_destinations(*lookup) for lookup in lookups]
+    assert [session_ids(rows) for rows in one_by_one] == [
+        ["bob-laptop", "dest-bob", "bob-phone"], ["bob-laptop", "bob-phone"], ["bob-phone"], ["carol-tab"],
+        ["dest-bob", "bob-phone"], [], [], ["carol-tab"], []]
+    with django_assert_num_queries(1):
+        assert resolve_many(lookups) == one_by_one
+
+
+def test_a_batch_lookup_reads_only_the_callees_index_entries(sessions):
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan checked is SQLite's")
+    sql = _compiled_batch_lookup(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, ['["dest-bob", "dest-carol"]', '["dest-bob", "carol-tab"]'])
+        plan = [row[3] for row in cursor.fetchall()]
+    assert plan.count("SCAN c VIRTUAL TABLE INDEX 1:") == 2, plan  # the names and ids first
+    registration_steps = [step for step in plan if step.startswith(("SEARCH r ", "SCAN r"))]
+    assert len(registration_steps) == 2 and all(
         "registration_live_user" in step or "registration_unique_live_session_id" in step
         for step in registration_steps
     ), plan
