@@ -11,8 +11,8 @@ a call costs two transactions, not five, and the writer's thread does not
 compete with the event loop while a call is being set up.
 
 A new call's destinations are looked up by the same job that writes it, so a
-`start` costs one hop to a thread, not two (and a batch's starts one query). Order is kept (a call's row before
-its changes; FIFO across batches).
+`start` costs one hop to a thread, not two; a batch's starts share one query.
+Order is kept (a call's row before its changes; FIFO across batches).
 """
 
 import asyncio
