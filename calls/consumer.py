@@ -214,8 +214,9 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
             receive_channel = functools.partial(self.channel_layer.receive, self.channel_name)
             pumps.append(asyncio.ensure_future(_pump(receive_channel, inbox)))
         try:
-            while True:
-                await self.dispatch(await inbox.get())
+            # In a task of its own: resumed after each message, this loop would
+            # otherwise first pass through the coroutine frame of every middleware.
+            await asyncio.ensure_future(self._dispatch_forever(inbox))
         except StopConsumer:
             pass
         except asyncio.CancelledError:
@@ -232,6 +233,10 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
                 pump.cancel()
             if attach is not None:
                 self.channel_layer.detach(self.channel_name)
+
+    async def _dispatch_forever(self, inbox):
+        while True:
+            await self.dispatch(await inbox.get())
 
     async def websocket_disconnect(self, message):
         """The connection closed: end this session's calls, close its registration."""
