@@ -20,8 +20,12 @@ def group_name(cls, obj_id):
 
 def groups_for_event(keys):
     """Every group an event with these four keys must be sent to."""
-    cls, _, _, obj_id = keys
-    return {group_name(c, o) for c in (cls, WILDCARD) for o in (obj_id, WILDCARD)}
+    return _groups_of(keys[0], keys[3])
+
+
+@functools.lru_cache(maxsize=4096)  # a call's events, and a user's, share them
+def _groups_of(cls, obj_id):
+    return frozenset(group_name(c, o) for c in (cls, WILDCARD) for o in (obj_id, WILDCARD))
 
 
 def call_keys(call_id):
