@@ -108,13 +108,14 @@ class Inbox:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
+    def wait(self):
+        """A future that is done once a message is put (await it while the inbox is empty)."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        return self.waiter
+
     async def get(self):
         while not self.items:
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+            await self.wait()
         return self.items.pop(0)
 
 
@@ -235,8 +236,11 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
                 self.channel_layer.detach(self.channel_name)
 
     async def _dispatch_forever(self, inbox):
+        items = inbox.items
         while True:
-            await self.dispatch(await inbox.get())
+            while not items:  # inbox.get inlined: no coroutine to make per wait, nor keep while idle
+                await inbox.wait()
+            await self.dispatch(items.pop(0))
 
     async def websocket_disconnect(self, message):
         """The connection closed: end this session's calls, close its registration."""
