@@ -64,3 +64,24 @@ daphne.main()
     threshold_before, frozen_before, threshold, frozen = map(int, result.stdout.split())
     assert (threshold_before, frozen_before) == (700, 0)
     assert threshold == YOUNG_GC_THRESHOLD and frozen > 10_000
+
+
+def test_the_reactor_calls_socket_callbacks_without_a_log_context():
+    code = """
+from calls import daphne as entry
+from daphne import cli
+from twisted.internet import asyncioreactor
+from twisted.python import context, log
+
+cli.CommandLineInterface.entrypoint = classmethod(lambda cls: None)
+entry.main()
+class Connection:
+    def logPrefix(self):
+        return "a-connection"
+
+system = asyncioreactor.callWithLogger(Connection(), lambda: context.get(log.ILogContext)["system"])
+print(asyncioreactor.callWithLogger is entry._call_plainly, system != "a-connection")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
