@@ -73,6 +73,22 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
 
+    async def group_add(self, group, channel):
+        self.require_valid_group_name(group)
+        if channel not in self._inboxes:  # as in send: an attached channel is valid
+            self.require_valid_channel_name(channel)
+        self.groups.setdefault(group, {})[channel] = time.time()
+
+    async def group_discard(self, group, channel):
+        self.require_valid_group_name(group)
+        if channel not in self._inboxes:
+            self.require_valid_channel_name(channel)
+        members = self.groups.get(group)
+        if members:
+            members.pop(channel, None)
+            if not members:
+                del self.groups[group]
+
     async def receive(self, channel):
         self.require_valid_channel_name(channel)
         self._clean_now_and_then()
