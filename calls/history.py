@@ -124,13 +124,14 @@ def _apply_all(batch):
     (A call's start is always queued before its first change.) Return each job's outcome.
     """
     outcomes = [None] * len(batch)
-    indexes = [index for index, job in enumerate(batch) if job[0] == "start"]
-    found = resolve_many([batch[index][2][0] for index in indexes]) if indexes else []
+    new_calls = [(index, call_id, payload) for index, (kind, call_id, payload, _) in enumerate(batch)
+                 if kind == "start"]
     starts = []
-    for index, destinations in zip(indexes, found):
-        _, call_id, (_, fields), _ = batch[index]
-        outcomes[index] = destinations
-        starts.append((call_id, fields, destinations))
+    if new_calls:  # their destinations, all in one lookup
+        found = resolve_many([lookup for _, _, (lookup, _) in new_calls])
+        for (index, call_id, (_, fields)), destinations in zip(new_calls, found):
+            outcomes[index] = destinations
+            starts.append((call_id, fields, destinations))
     if starts:
         services.record_call_starts(starts)
     changes = [(call_id, payload) for kind, call_id, payload, _ in batch if kind != "start"]

@@ -73,16 +73,17 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
 
-    async def group_add(self, group, channel):
+    def _require_valid_names(self, group, channel):
         self.require_valid_group_name(group)
         if channel not in self._inboxes:  # as in send: an attached channel is valid
             self.require_valid_channel_name(channel)
+
+    async def group_add(self, group, channel):
+        self._require_valid_names(group, channel)
         self.groups.setdefault(group, {})[channel] = time.time()
 
     async def group_discard(self, group, channel):
-        self.require_valid_group_name(group)
-        if channel not in self._inboxes:
-            self.require_valid_channel_name(channel)
+        self._require_valid_names(group, channel)
         members = self.groups.get(group)
         if members:
             members.pop(channel, None)
