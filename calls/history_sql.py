@@ -60,11 +60,14 @@ STATEMENTS = {
 }
 
 
+_compiled = {}  # (vendor, statement name) -> what _compile gives
+
+
 def run(cursor, name, rows):
     """Run statement `name` over `rows` (tuples in the order of its `row`) with a Django cursor."""
     key = (cursor.db.vendor, name)
     if key not in _compiled:
-        _compiled[key] = compile_statement(cursor.db, name)
+        _compiled[key] = _compile(cursor.db, name)
     sql, order = _compiled[key]
     if order is None:
         cursor.execute(sql, [orjson.dumps(rows).decode()])
@@ -77,10 +80,7 @@ def encode_json(value):
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-_compiled = {}  # (vendor, statement name) -> compile_statement's
-
-
-def compile_statement(db, name):
+def _compile(db, name):
     """(SQL, None) of a statement taking the rows as one JSON array, or else
     (SQL, the row's elements in the order of its placeholders) to run row by row."""
     template, (model, *row) = STATEMENTS[name]
