@@ -19,9 +19,9 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 
-from . import services
+from . import history_sql, services
 from .destinations import resolve_many
 from .runtime import per_event_loop
 
@@ -132,9 +132,10 @@ def _apply_all(batch):
         for (index, call_id, (_, fields)), destinations in zip(new_calls, found):
             outcomes[index] = destinations
             starts.append((call_id, fields, destinations))
-    if starts:
-        services.record_call_starts(starts)
     changes = [(call_id, payload) for kind, call_id, payload, _ in batch if kind != "start"]
-    if changes:
-        services.record_call_changes(changes)
+    with history_sql.pipelined(connection):
+        if starts:
+            services.record_call_starts(starts)
+        if changes:
+            services.record_call_changes(changes)
     return outcomes

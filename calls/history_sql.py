@@ -10,10 +10,16 @@ the ORM's bulk_create spent several times the database's own time building
 instances and SQL. Rows name their call by its unique call_id, so the writer
 needs no map of primary keys.)
 
+On PostgreSQL the statements of a batch also go as one pipeline (`pipelined`):
+one round trip for all of them, where each used to wait for its answer (and then
+for the GIL, behind the event loop's thread). A failing statement fails the
+batch at the end of the pipeline, and the writer goes job by job as before.
+
 A statement is a template: `{0}`, `{1}`… are the elements of a row, typed as the
 model field named at that place in `row`; `{rows}` is where the rows come from.
 """
 
+import contextlib
 import string
 
 import orjson
@@ -43,8 +49,8 @@ STATEMENTS = {
         (CallEvent, "call.call_id", "seq", "type", "body", "at"),
     ),
     "update_leg": (
-        f"UPDATE {_LEG} SET state = {{1}}, ended_at = {{2}} {{rows}} "
-        f"WHERE {_LEG}.call_id = {_CALL_PK} AND {_LEG}.session_id = {{3}}",
+        f"UPDATE {_LEG} SET state = {{1}}, ended_at = {{2}} {{rows}} JOIN {_CALL} AS parent "
+        f"ON parent.call_id = {{0}} WHERE {_LEG}.call_id = parent.id AND {_LEG}.session_id = {{3}}",
         (CallLeg, "call.call_id", "state", "ended_at", "session_id"),
     ),
     "update_answer": (
@@ -60,6 +66,21 @@ STATEMENTS = {
 }
 
 
+# Row by row (some databases have no FROM in an UPDATE), a leg's call is a subquery.
+# (With a JSON array PostgreSQL hash-joined on that subquery: a scan of every leg.)
+_ROW_BY_ROW = {
+    "update_leg": f"UPDATE {_LEG} SET state = {{1}}, ended_at = {{2}} "
+                  f"WHERE {_LEG}.call_id = {_CALL_PK} AND {_LEG}.session_id = {{3}}",
+}
+
+# A JSON array parameter as the table `j` of the rows, on the databases that can.
+# PostgreSQL is told how many rows there are (LIMIT): it guessed 100 for any array
+# and hash-joined them to a scan of every call in the history, each batch.
+_JSON_ROWS = {
+    "sqlite": "FROM json_each(%s) AS j",
+    "postgresql": "FROM (SELECT value FROM jsonb_array_elements(%s::jsonb) LIMIT %s) AS j(value)",
+}
+
 _compiled = {}  # (vendor, statement name) -> what _compile gives
 
 
@@ -70,9 +91,23 @@ def run(cursor, name, rows):
         _compiled[key] = _compile(cursor.db, name)
     sql, order = _compiled[key]
     if order is None:
-        cursor.execute(sql, [orjson.dumps(rows).decode()])
+        text = orjson.dumps(rows).decode()
+        cursor.execute(sql, [text, len(rows)] if cursor.db.vendor == "postgresql" else [text])
     else:
         cursor.executemany(sql, [[row[i] for i in order] for row in rows])
+
+
+@contextlib.contextmanager
+def pipelined(db):
+    """A block whose statements go to the database together (PostgreSQL's pipeline mode).
+
+    A statement's error may only come at the end of the block, as Django's error.
+    """
+    if db.vendor != "postgresql":
+        yield
+        return
+    with db.wrap_database_errors, db.connection.pipeline():
+        yield
 
 
 def encode_json(value):
@@ -86,10 +121,11 @@ def _compile(db, name):
     template, (model, *row) = STATEMENTS[name]
     if db.vendor == "sqlite":
         items = [f"json_extract(j.value, '$[{i}]')" for i in range(len(row))]
-        return template.format(*items, rows="FROM json_each(%s) AS j"), None
+        return template.format(*items, rows=_JSON_ROWS["sqlite"]), None
     if db.vendor == "postgresql":
         items = [f"(j.value->>{i})::{_db_type(db, model, path)}" for i, path in enumerate(row)]
-        return template.format(*items, rows="FROM jsonb_array_elements(%s::jsonb) AS j(value)"), None
+        return template.format(*items, rows=_JSON_ROWS["postgresql"]), None
+    template = _ROW_BY_ROW.get(name, template)
     order = [int(field) for _, field, _, _ in string.Formatter().parse(template) if field not in (None, "rows")]
     return template.format(*["%s"] * len(row), rows=""), order
 

@@ -1,6 +1,14 @@
 """The history writer's statements on PostgreSQL (see tests/unit/test_history_statements.py)."""
 
+import time
+
+import orjson
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connections, transaction
+
+from calls import history_sql, services
+from calls.models import CallEvent
 
 from ..unit.test_history_statements import assert_recorded, write_and_read_back
 
@@ -10,3 +18,55 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(databases=["default", "
 @pytest.mark.parametrize("keep_sdp", [False, True])
 def test_one_json_array_per_statement_on_postgresql(cluster_db, monkeypatch, keep_sdp):
     assert_recorded(*write_and_read_back("cluster", monkeypatch, keep_sdp), keep_sdp)
+
+
+def test_a_batch_finds_its_calls_and_legs_by_index_on_postgresql(cluster_db, monkeypatch):
+    """With thousands of calls in the history a batch's updates look up each of its rows.
+
+    PostgreSQL guessed 100 rows for any JSON array and hash-joined them to a scan of
+    every call (and every leg) in the history, for each batch.
+    """
+    db = connections["cluster"]
+    monkeypatch.setattr(services, "connection", db)
+    user = get_user_model().objects.db_manager("cluster").create_user(f"many-{time.time()}")
+    starts = [(f"many-{user.pk}-{n}", {
+        "caller_id": user.pk, "caller_session_id": "s", "callee": "x", "callee_type": None,
+        "ring_time": 30, "started_at": time.time(), "meta": {}, "offer": None,
+        "owner_channel": "owner!1", "owner_server_id": "server-1",
+    }, [(f"leg-{n}", "x", "callee!1", "api", user.pk, "user")]) for n in range(3000)]
+    services.record_call_starts(starts)
+    now = time.time()
+    batch = {  # three rows, as the writer's statements take them
+        "update_leg": [(call_id, "ended", now, f"leg-{n}") for n, (call_id, _, _) in enumerate(starts[:3])],
+        "update_answer": [(call_id, "answered", now, user.pk, "s", False, None) for call_id, _, _ in starts[:3]],
+        "update_end": [(call_id, "ended", now, 16, "") for call_id, _, _ in starts[:3]],
+    }
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        for name, rows in batch.items():
+            sql, _ = history_sql._compile(db, name)
+            cursor.execute("EXPLAIN " + sql, [orjson.dumps(rows).decode(), len(rows)])
+            plan = "\n".join(line for line, in cursor.fetchall())
+            assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+
+
+def test_a_failing_statement_fails_its_pipelined_batch(cluster_db, monkeypatch):
+    """An error in the pipeline reaches the writer, which then writes job by job."""
+    db = connections["cluster"]
+    monkeypatch.setattr(services, "connection", db)
+    user = get_user_model().objects.db_manager("cluster").create_user(f"piped-{time.time()}")
+    call_id = f"piped-{user.pk}"
+    services.record_call_starts([(call_id, {
+        "caller_id": user.pk, "caller_session_id": "s", "callee": "x", "callee_type": None,
+        "ring_time": 30, "started_at": time.time(), "meta": {}, "offer": None,
+        "owner_channel": "owner!1", "owner_server_id": "server-1",
+    }, [])])
+    ringing = ("event", 1, "ringing", {}, time.time())
+    with pytest.raises(IntegrityError):  # the same event twice
+        with transaction.atomic(using="cluster"), history_sql.pipelined(db):
+            services.record_call_changes([(call_id, [ringing, ("leg", "s", "ended", None)]),
+                                          (call_id, [ringing])])
+    with transaction.atomic(using="cluster"), history_sql.pipelined(db):
+        services.record_call_changes([(call_id, [ringing])])
+    assert list(CallEvent.objects.using("cluster").filter(call__call_id=call_id).values_list("seq", "type")) == [
+        (1, "ringing")]
