@@ -49,8 +49,13 @@ def resolve_many(lookups):
         return [resolve_destinations(*one) for one in lookups]
     names = sorted({callee for callee, type_, _ in lookups if type_ != "session"})
     session_ids = sorted({callee for callee, type_, _ in lookups if type_ in (None, "session")})
+    params = []
+    for texts in (names, session_ids):
+        params.append(orjson.dumps(texts).decode())
+        if connection.vendor == "postgresql":  # and its size (see _JSON_TEXTS)
+            params.append(len(texts))
     with connection.cursor() as cursor:
-        cursor.execute(lookup, [orjson.dumps(names).decode(), orjson.dumps(session_ids).decode()])
+        cursor.execute(lookup, params)
         found = cursor.fetchall()
     of_user, of_session = {}, {}  # oldest first, as found
     for row in found:
@@ -76,9 +81,11 @@ def _destinations_of(of_user, of_session, callee, callee_type, caller_session_id
 
 
 _CALLEE = "\x00callee\x00"  # stands for the callee while a lookup is compiled
-_JSON_TEXTS = {  # the texts of a JSON array parameter, as table `c` with a column `value`
+# The texts of a JSON array parameter, as table `c` with a column `value`. PostgreSQL
+# is told how many (LIMIT): it guessed 100 for any array and scanned every live session.
+_JSON_TEXTS = {
     "sqlite": "json_each(%s) AS c",
-    "postgresql": "jsonb_array_elements_text(%s::jsonb) AS c(value)",
+    "postgresql": "(SELECT value FROM jsonb_array_elements_text(%s::jsonb) LIMIT %s) AS c(value)",
 }
 
 

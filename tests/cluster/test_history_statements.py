@@ -1,4 +1,4 @@
-"""The history writer's statements on PostgreSQL (see tests/unit/test_history_statements.py)."""
+"""The history writer's statements and lookups on PostgreSQL (see tests/unit/test_history_statements.py)."""
 
 import time
 
@@ -6,9 +6,11 @@ import orjson
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
 
-from calls import history_sql, services
+from calls import destinations, history_sql, services
 from calls.models import CallEvent
+from registrations.models import Registration
 
 from ..unit.test_history_statements import assert_recorded, write_and_read_back
 
@@ -70,3 +72,27 @@ def test_a_failing_statement_fails_its_pipelined_batch(cluster_db, monkeypatch):
         services.record_call_changes([(call_id, [ringing])])
     assert list(CallEvent.objects.using("cluster").filter(call__call_id=call_id).values_list("seq", "type")) == [
         (1, "ringing")]
+
+
+def test_a_batch_of_starts_finds_the_callees_sessions_by_index_on_postgresql(cluster_db):
+    """With 5,000 sessions online a batch's lookup reads only its callees' sessions.
+
+    PostgreSQL guessed 100 names for any JSON array and scanned every live session.
+    """
+    users = get_user_model().objects.db_manager("cluster")
+    stamp = time.time()
+    people = [users.create_user(f"online-{stamp}-{n}") for n in range(50)]
+    now = timezone.now()
+    Registration.objects.using("cluster").bulk_create(
+        Registration(user=people[n % 50], session_id=f"online-{stamp}-{n}", channel_name=f"specific.x!{n}",
+                     server_id="proc-a", connected_at=now, last_seen_at=now)
+        for n in range(5000)
+    )
+    db = connections["cluster"]
+    names, session_ids = [people[0].username, people[1].username], [f"online-{stamp}-7"]
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("EXPLAIN " + destinations._compiled_batch_lookup("postgresql"),
+                       [orjson.dumps(names).decode(), len(names), orjson.dumps(session_ids).decode(), 1])
+        plan = "\n".join(line for line, in cursor.fetchall())
+    assert "Seq Scan on registrations_registration" not in plan, plan
