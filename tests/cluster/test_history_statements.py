@@ -22,6 +22,13 @@ def test_one_json_array_per_statement_on_postgresql(cluster_db, monkeypatch, kee
     assert_recorded(*write_and_read_back("cluster", monkeypatch, keep_sdp), keep_sdp)
 
 
+def start_fields(caller):
+    """A start's fields as services.record_call_starts takes them."""
+    return {"caller_id": caller.pk, "caller_session_id": "s", "callee": "x", "callee_type": None,
+            "ring_time": 30, "started_at": time.time(), "meta": {}, "offer": None,
+            "owner_channel": "owner!1", "owner_server_id": "server-1"}
+
+
 def test_a_batch_finds_its_calls_and_legs_by_index_on_postgresql(cluster_db, monkeypatch):
     """With thousands of calls in the history a batch's updates look up each of its rows.
 
@@ -31,11 +38,8 @@ def test_a_batch_finds_its_calls_and_legs_by_index_on_postgresql(cluster_db, mon
     db = connections["cluster"]
     monkeypatch.setattr(services, "connection", db)
     user = get_user_model().objects.db_manager("cluster").create_user(f"many-{time.time()}")
-    starts = [(f"many-{user.pk}-{n}", {
-        "caller_id": user.pk, "caller_session_id": "s", "callee": "x", "callee_type": None,
-        "ring_time": 30, "started_at": time.time(), "meta": {}, "offer": None,
-        "owner_channel": "owner!1", "owner_server_id": "server-1",
-    }, [(f"leg-{n}", "x", "callee!1", "api", user.pk, "user")]) for n in range(3000)]
+    starts = [(f"many-{user.pk}-{n}", start_fields(user), [(f"leg-{n}", "x", "callee!1", "api", user.pk, "user")])
+              for n in range(3000)]
     services.record_call_starts(starts)
     now = time.time()
     batch = {  # three rows, as the writer's statements take them
@@ -53,16 +57,13 @@ def test_a_batch_finds_its_calls_and_legs_by_index_on_postgresql(cluster_db, mon
 
 
 def test_a_failing_statement_fails_its_pipelined_batch(cluster_db, monkeypatch):
-    """An error in the pipeline reaches the writer, which then writes job by job."""
+    """A statement's error comes out of the pipeline as Django's error and the batch is
+    rolled back (the history writer then writes its jobs one by one); the connection goes on."""
     db = connections["cluster"]
     monkeypatch.setattr(services, "connection", db)
     user = get_user_model().objects.db_manager("cluster").create_user(f"piped-{time.time()}")
     call_id = f"piped-{user.pk}"
-    services.record_call_starts([(call_id, {
-        "caller_id": user.pk, "caller_session_id": "s", "callee": "x", "callee_type": None,
-        "ring_time": 30, "started_at": time.time(), "meta": {}, "offer": None,
-        "owner_channel": "owner!1", "owner_server_id": "server-1",
-    }, [])])
+    services.record_call_starts([(call_id, start_fields(user), [])])
     ringing = ("event", 1, "ringing", {}, time.time())
     with pytest.raises(IntegrityError):  # the same event twice
         with transaction.atomic(using="cluster"), history_sql.pipelined(db):
