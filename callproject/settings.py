@@ -77,9 +77,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads of one process write history; WAL lets readers go on meanwhile.
+    # A history batch's statements each change many rows: their rollback journals
+    # stay in memory (on disk they spilt to temporary files, three writes a call).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;",
         "transaction_mode": "IMMEDIATE",
     }
 

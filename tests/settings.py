@@ -16,7 +16,7 @@ _DIR = tempfile.mkdtemp(prefix="calls-tests-")
 DATABASES["default"] = dj_database_url.parse(f"sqlite:///{_DIR}/db.sqlite3")
 DATABASES["default"]["OPTIONS"] = {
     "timeout": 20,
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;",
     "transaction_mode": "IMMEDIATE",
 }
 DATABASES["default"]["TEST"] = {"NAME": f"{_DIR}/test.sqlite3"}
