@@ -20,6 +20,7 @@ model field named at that place in `row`; `{rows}` is where the rows come from.
 """
 
 import contextlib
+import functools
 import string
 
 import orjson
@@ -102,12 +103,24 @@ def pipelined(db):
     """A block whose statements go to the database together (PostgreSQL's pipeline mode).
 
     A statement's error may only come at the end of the block, as Django's error.
+    Elsewhere (psycopg2, a libpq before 14, other databases) the statements run one by one.
     """
-    if db.vendor != "postgresql":
+    if db.vendor != "postgresql" or not _pipelines_supported():
         yield
         return
     with db.wrap_database_errors, db.connection.pipeline():
         yield
+
+
+@functools.cache
+def _pipelines_supported():
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return False
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
 
 
 def encode_json(value):

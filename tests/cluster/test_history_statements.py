@@ -9,7 +9,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from calls import destinations, history_sql, services
-from calls.models import CallEvent
+from calls.models import Call, CallEvent
 from registrations.models import Registration
 
 from ..unit.test_history_statements import assert_recorded, write_and_read_back
@@ -97,3 +97,17 @@ def test_a_batch_of_starts_finds_the_callees_sessions_by_index_on_postgresql(clu
                        [orjson.dumps(names).decode(), len(names), orjson.dumps(session_ids).decode(), 1])
         plan = "\n".join(line for line, in cursor.fetchall())
     assert "Seq Scan on registrations_registration" not in plan, plan
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_a_batch_is_pipelined_where_psycopg_can(cluster_db, monkeypatch, supported):
+    """With psycopg2 or a libpq before 14 the same statements run one by one."""
+    db = connections["cluster"]
+    monkeypatch.setattr(history_sql, "_pipelines_supported", lambda: supported)
+    monkeypatch.setattr(services, "connection", db)
+    user = get_user_model().objects.db_manager("cluster").create_user(f"maybe-piped-{time.time()}")
+    with transaction.atomic(using="cluster"), history_sql.pipelined(db):
+        in_pipeline = db.connection.pgconn.pipeline_status != 0
+        services.record_call_starts([(f"maybe-piped-{user.pk}", start_fields(user), [])])
+    assert in_pipeline is supported
+    assert Call.objects.using("cluster").filter(call_id=f"maybe-piped-{user.pk}", caller=user).exists()
