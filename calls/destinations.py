@@ -3,7 +3,6 @@
 import functools
 from operator import itemgetter
 
-import orjson
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Subquery
@@ -13,6 +12,7 @@ from registrations.models import Registration
 from registrations.selectors import live_sessions
 
 from .conf import calls_settings
+from .history_sql import json_table, json_table_params
 
 
 def resolve_destinations(callee, callee_type, caller_session_id):
@@ -49,11 +49,7 @@ def resolve_many(lookups):
         return [resolve_destinations(*one) for one in lookups]
     names = sorted({callee for callee, type_, _ in lookups if type_ != "session"})
     session_ids = sorted({callee for callee, type_, _ in lookups if type_ in (None, "session")})
-    params = []
-    for texts in (names, session_ids):
-        params.append(orjson.dumps(texts).decode())
-        if connection.vendor == "postgresql":  # and its size (see _JSON_TEXTS)
-            params.append(len(texts))
+    params = json_table_params(connection.vendor, names) + json_table_params(connection.vendor, session_ids)
     with connection.cursor() as cursor:
         cursor.execute(lookup, params)
         found = cursor.fetchall()
@@ -81,12 +77,6 @@ def _destinations_of(of_user, of_session, callee, callee_type, caller_session_id
 
 
 _CALLEE = "\x00callee\x00"  # stands for the callee while a lookup is compiled
-# The texts of a JSON array parameter, as table `c` with a column `value`. PostgreSQL
-# is told how many (LIMIT): it guessed 100 for any array and scanned every live session.
-_JSON_TEXTS = {
-    "sqlite": "json_each(%s) AS c",
-    "postgresql": "(SELECT value FROM jsonb_array_elements_text(%s::jsonb) LIMIT %s) AS c(value)",
-}
 
 
 @functools.cache
@@ -99,13 +89,13 @@ def _compiled_batch_lookup(vendor):
     SQLite must read the names first (CROSS JOIN fixes its join order), then only
     their entries of the live-session indexes; given `IN (names)` it walked them all.
     """
-    if vendor not in _JSON_TEXTS:
+    texts = json_table(vendor, "c", texts=True)  # the names, then the session ids
+    if texts is None:
         return None
     User = get_user_model()
     users, sessions = User._meta.db_table, Registration._meta.db_table
     name, pk = User._meta.get_field(User.USERNAME_FIELD).column, User._meta.pk.column
     columns = f"r.session_id, u.{name}, r.channel_name, r.protocol, r.user_id, r.connected_at"
-    texts = _JSON_TEXTS[vendor]
     return (
         f"SELECT {columns} FROM {texts} CROSS JOIN {users} AS u CROSS JOIN {sessions} AS r "
         f"WHERE u.{name} = c.value AND r.user_id = u.{pk} AND r.disconnected_at IS NULL "

@@ -74,13 +74,26 @@ _ROW_BY_ROW = {
                   f"WHERE {_LEG}.call_id = {_CALL_PK} AND {_LEG}.session_id = {{3}}",
 }
 
-# A JSON array parameter as the table `j` of the rows, on the databases that can.
-# PostgreSQL is told how many rows there are (LIMIT): it guessed 100 for any array
-# and hash-joined them to a scan of every call in the history, each batch.
-_JSON_ROWS = {
-    "sqlite": "FROM json_each(%s) AS j",
-    "postgresql": "FROM (SELECT value FROM jsonb_array_elements(%s::jsonb) LIMIT %s) AS j(value)",
+# A JSON array parameter as a table with a column `value`, on the databases that can.
+# PostgreSQL is told the array's size (LIMIT): it guessed 100 elements for any array
+# and joined them to a scan of the whole table (every call, leg or live session).
+_JSON_TABLES = {
+    "sqlite": "json_each(%s) AS {alias}",
+    "postgresql": "(SELECT value FROM jsonb_array_elements{texts}(%s::jsonb) LIMIT %s) AS {alias}(value)",
 }
+
+
+def json_table(vendor, alias, texts=False):
+    """SQL reading a JSON array parameter as table `alias` (its elements as text with
+    `texts`, else as JSON on PostgreSQL), or None on other databases."""
+    table = _JSON_TABLES.get(vendor)
+    return table and table.format(alias=alias, texts="_text" if texts else "")
+
+
+def json_table_params(vendor, items):
+    """The parameters of a json_table of `items`."""
+    text = orjson.dumps(items).decode()
+    return [text, len(items)] if vendor == "postgresql" else [text]
 
 _compiled = {}  # (vendor, statement name) -> what _compile gives
 
@@ -92,8 +105,7 @@ def run(cursor, name, rows):
         _compiled[key] = _compile(cursor.db, name)
     sql, order = _compiled[key]
     if order is None:
-        text = orjson.dumps(rows).decode()
-        cursor.execute(sql, [text, len(rows)] if cursor.db.vendor == "postgresql" else [text])
+        cursor.execute(sql, json_table_params(cursor.db.vendor, rows))
     else:
         cursor.executemany(sql, [[row[i] for i in order] for row in rows])
 
@@ -134,10 +146,10 @@ def _compile(db, name):
     template, (model, *row) = STATEMENTS[name]
     if db.vendor == "sqlite":
         items = [f"json_extract(j.value, '$[{i}]')" for i in range(len(row))]
-        return template.format(*items, rows=_JSON_ROWS["sqlite"]), None
+        return template.format(*items, rows="FROM " + json_table("sqlite", "j")), None
     if db.vendor == "postgresql":
         items = [f"(j.value->>{i})::{_db_type(db, model, path)}" for i, path in enumerate(row)]
-        return template.format(*items, rows=_JSON_ROWS["postgresql"]), None
+        return template.format(*items, rows="FROM " + json_table("postgresql", "j")), None
     template = _ROW_BY_ROW.get(name, template)
     order = [int(field) for _, field, _, _ in string.Formatter().parse(template) if field not in (None, "rows")]
     return template.format(*["%s"] * len(row), rows=""), order
