@@ -95,6 +95,7 @@ def json_table_params(vendor, items):
     text = orjson.dumps(items).decode()
     return [text, len(items)] if vendor == "postgresql" else [text]
 
+
 _compiled = {}  # (vendor, statement name) -> what _compile gives
 
 
@@ -126,6 +127,7 @@ def pipelined(db):
 
 @functools.cache
 def _pipelines_supported():
+    """psycopg 3 on a libpq with pipeline mode (14 or later)."""
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
     if not is_psycopg3:
