@@ -2,7 +2,6 @@
 
 import time
 
-import orjson
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, transaction
@@ -51,7 +50,7 @@ def test_a_batch_finds_its_calls_and_legs_by_index_on_postgresql(cluster_db, mon
         cursor.execute("ANALYZE")
         for name, rows in batch.items():
             sql, _ = history_sql._compile(db, name)
-            cursor.execute("EXPLAIN " + sql, [orjson.dumps(rows).decode(), len(rows)])
+            cursor.execute("EXPLAIN " + sql, history_sql.json_table_params("postgresql", rows))
             plan = "\n".join(line for line, in cursor.fetchall())
             assert "Seq Scan" not in plan, f"{name}:\n{plan}"
 
@@ -94,7 +93,8 @@ def test_a_batch_of_starts_finds_the_callees_sessions_by_index_on_postgresql(clu
     with db.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute("EXPLAIN " + destinations._compiled_batch_lookup("postgresql"),
-                       [orjson.dumps(names).decode(), len(names), orjson.dumps(session_ids).decode(), 1])
+                       history_sql.json_table_params("postgresql", names)
+                       + history_sql.json_table_params("postgresql", session_ids))
         plan = "\n".join(line for line, in cursor.fetchall())
     assert "Seq Scan on registrations_registration" not in plan, plan
 
