@@ -4,6 +4,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -88,10 +89,19 @@ def record_call_changes(changes):
 
 def _adapters():
     """(epoch seconds -> datetime column value, value -> JSON column value) for this database."""
-    ops = connection.ops
+    if connection.vendor == "sqlite" and settings.USE_TZ:
+        zone = connection.timezone
 
-    def stamp(ts):
-        return None if ts is None else ops.adapt_datetimefield_value(to_datetime(ts))
+        def stamp(ts):
+            # What the SQLite backend makes of an aware datetime (naive, in the database's
+            # zone, as text) without its checks and conversions: those were 5 % of the
+            # GIL's time under load, every call writing several times.
+            return None if ts is None else str(datetime.fromtimestamp(ts, zone).replace(tzinfo=None))
+    else:
+        ops = connection.ops
+
+        def stamp(ts):
+            return None if ts is None else ops.adapt_datetimefield_value(to_datetime(ts))
 
     return stamp, history_sql.encode_json
 

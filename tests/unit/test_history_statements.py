@@ -103,3 +103,19 @@ def test_row_by_row_on_other_databases(monkeypatch):
     assert history_sql._compiled and all(order is not None for _, order in history_sql._compiled.values())
     monkeypatch.undo()
     assert_recorded(*recorded, True)
+
+
+@pytest.mark.parametrize("zone", [None, "Europe/Paris"])
+def test_sqlite_times_are_written_as_the_backend_writes_them(monkeypatch, zone):
+    """The writer's own conversion of epoch seconds gives the text Django's SQLite backend gives."""
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+
+    assert connection.vendor == "sqlite"
+    if zone:  # a database TIME_ZONE: naive times in that zone, summer and winter
+        monkeypatch.setattr(connection, "timezone", ZoneInfo(zone))
+    stamp, _ = services._adapters()
+    for ts in (0.0, 1_700_000_000.0, 1_700_000_000.123456, 1_711_846_799.5, 1_720_000_000.000001):
+        assert stamp(ts) == connection.ops.adapt_datetimefield_value(services.to_datetime(ts))
+    assert stamp(None) is None
