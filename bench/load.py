@@ -25,20 +25,16 @@ import string
 import sys
 import time
 
-import websockets
-
 try:
     from uvloop import run as run_loop
 except ImportError:  # no uvloop on this platform
     run_loop = asyncio.run
 
-from calls.client import ClientError, SignalingClient
-
 from .prepare import PASSWORD, callee_name, caller_name, idle_name
 from .procstat import cpu_by_name, cpu_seconds, cpu_split, main_thread_cpu_seconds, rss_bytes
 from .servers import raise_fd_limit
+from .wsclient import BenchClient, ClientError, WebSocket
 
-WS_OPTIONS = {"compression": None, "ping_interval": None, "open_timeout": 30}
 STEP_TIMEOUT = 10  # seconds any one step of a loop may take before the pair counts as failed
 
 
@@ -154,23 +150,22 @@ def slice_rates(window, stamps):
 
 async def run_echo(spec):
     payload = json.dumps({"class": "core", "subclass": "core", "cmd": "event", "tid": 1,
-                          "data": {"pad": "x" * max(0, spec["payload_bytes"] - 80)}})
-    conns = [await websockets.connect(spec["url"], max_size=None, **WS_OPTIONS)
-             for _ in range(spec["conns"])]
+                          "data": {"pad": "x" * max(0, spec["payload_bytes"] - 80)}}).encode()
+    conns = [await EchoConnection.open(spec["url"]) for _ in range(spec["conns"])]
     window = Window(spec["server_pids"], spec.get("extra_cpu_names"))
     done = asyncio.Event()
     stop_at = time.perf_counter() + spec["warmup"] + spec["duration"]
     stamps, rtts, errors = [], [], []
     sent = 0
 
-    async def loop(ws):
+    async def loop(conn):
         nonlocal sent
         try:
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
-                await ws.send(payload)
+                echoed = conn.send(payload)
                 sent += 1
-                await asyncio.wait_for(ws.recv(), STEP_TIMEOUT)
+                await asyncio.wait_for(echoed, STEP_TIMEOUT)
                 t1 = time.perf_counter()
                 stamps.append(t1)
                 if window.start is not None and t0 >= window.start and window.end is None:
@@ -179,11 +174,11 @@ async def run_echo(spec):
             errors.append(repr(exc))
 
     sampling = asyncio.ensure_future(sampler(window, spec["warmup"], spec["duration"], 2.0, done))
-    await asyncio.gather(*(loop(ws) for ws in conns))
+    await asyncio.gather(*(loop(conn) for conn in conns))
     done.set()
     await sampling
-    for ws in conns:
-        await ws.close()
+    for conn in conns:
+        await conn.close()
     in_window = sum(1 for t in stamps if window.start <= t <= window.end)
     out = window.summary()
     out.update({
@@ -195,6 +190,32 @@ async def run_echo(spec):
     return out
 
 
+class EchoConnection:
+    """A connection to the echo consumer."""
+
+    def __init__(self):
+        self.ws, self.waiter = None, None
+
+    @classmethod
+    async def open(cls, url):
+        conn = cls()
+        conn.ws = await WebSocket.open(url, conn._received)
+        return conn
+
+    def send(self, data):
+        """Send a frame; return a future of the next frame received."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.ws.send_text(data)
+        return self.waiter
+
+    async def close(self):
+        await self.ws.close()
+
+    def _received(self, data):
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(data)
+
+
 # ------------------------------------------------------------------ calls
 
 
@@ -203,12 +224,12 @@ def call_keys(call_id):
 
 
 async def login(url, user, timeout=STEP_TIMEOUT, **fields):
-    client = await SignalingClient.connect(url, **WS_OPTIONS)
+    client = await BenchClient.connect(url)
     try:
         data = await client.request("core", "user", "login",
                                     {"user": user, "password": PASSWORD, **fields}, timeout=timeout)
     except BaseException:
-        await client.ws.close()
+        await client.close()
         raise
     client.session_id = data["session_id"]
     return client
@@ -234,6 +255,9 @@ async def run_calls(spec):
     duration = spec.get("time_cap", 600) if per_pair_calls else spec["duration"]
     stop_at = time.perf_counter() + warmup + duration
     stamps, setup, errors = [], [], []
+    # Where setup time goes: start -> its `ok` (the call written), `ok` -> the answer
+    # event (invite, ringing, answered), and the answer event -> the hangup event.
+    steps = {"start_to_ok": [], "ok_to_answer": [], "answer_to_hangup": []}
     counts = {"started": 0, "completed": 0, "start_errors": 0, "callee_completed": 0}
     call_ids = set()
 
@@ -252,6 +276,7 @@ async def run_calls(spec):
                     errors.append(f"start: {exc}")
                     continue
                 call_id = reply["call_id"]
+                t_ok = time.perf_counter()
                 counts["started"] += 1
                 call_ids.add(call_id)
                 event = await client.next_event("answer", timeout=STEP_TIMEOUT)
@@ -271,6 +296,8 @@ async def run_calls(spec):
                 stamps.append(t2)
                 if window.start is not None and window.end is None and t0 >= window.start:
                     setup.append(t1 - t0)
+                    for step, seconds in zip(steps.values(), (t_ok - t0, t1 - t_ok, t2 - t1)):
+                        step.append(seconds)
         except Exception as exc:  # noqa: BLE001
             errors.append(f"caller {i}: {exc!r}")
         finally:
@@ -322,7 +349,9 @@ async def run_calls(spec):
         "distinct_call_ids": len(call_ids), "calls_in_window": in_window,
         "calls_per_s": in_window / out["window_s"],
         "server_cpu_us_per_call": out["server_cpu_s"] / in_window * 1e6 if in_window else None,
-        "setup_latency": latency_summary(setup), "trend": slice_rates(window, stamps),
+        "setup_latency": latency_summary(setup),
+        "setup_steps": {name: latency_summary(samples) for name, samples in steps.items()},
+        "trend": slice_rates(window, stamps),
         "errors": errors[:20], "error_count": len(errors),
     })
     if "extra_cpu_s" in out and in_window:
@@ -341,7 +370,7 @@ async def run_idle(spec):
     async def open_one():
         n = next(counter)
         if echo:
-            return await websockets.connect(url, max_size=None, **WS_OPTIONS)
+            return await EchoConnection.open(url)
         return await login(url, idle_name(n % idle_users), timeout=spec.get("login_timeout", 60),
                            session_id=f"idle-{n}")
 
@@ -379,9 +408,8 @@ async def run_idle(spec):
     # Every session still answers a ping.
     t0 = time.perf_counter()
     if echo:
-        async def ping(ws):
-            await ws.send("ping")
-            await asyncio.wait_for(ws.recv(), 30)
+        async def ping(conn):
+            await asyncio.wait_for(conn.send(b"ping"), 30)
     else:
         async def ping(client):
             await client.request("core", "core", "ping", {}, timeout=30)

@@ -483,6 +483,13 @@ def print_table(report, out=sys.stdout):
           f"{cn['server_main_thread_s'] / max(cn['server_cpu_s'], 1e-9) * 100:.0f}% on the event loop's "
           "thread, the rest on the history writer's and Django's database thread); "
           f"the load generator used {cn['loadgen_cpu_s']:.1f} s CPU in all", file=out)
+    steps = cn.get("setup_steps")
+    if steps and steps["start_to_ok"]["count"]:
+        labels = {"start_to_ok": "start -> ok (the call written)", "ok_to_answer": "ok -> answer event",
+                  "answer_to_hangup": "answer event -> hangup event"}
+        print(f"at {cn['pairs']} pairs, p50 / p99 (ms): " + "; ".join(
+            f"{label} {steps[k]['p50_ms']:.1f} / {steps[k]['p99_ms']:.1f}" for k, label in labels.items()
+        ), file=out)
     trend = [t["cpu_us_per_item"] for t in cn.get("trend", []) if t["cpu_us_per_item"]]
     if trend:
         print("server CPU per call over the window (µs, per 2 s slice): "

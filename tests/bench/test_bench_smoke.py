@@ -32,6 +32,8 @@ def test_quick_benchmark_completes_and_history_counts_every_call(tmp_path):
         assert single[phase]["error_count"] == 0, single[phase]["errors"]
         assert single[phase]["calls_in_window"] > 0
         assert single[phase]["setup_latency"]["count"] > 0
+        steps = single[phase]["setup_steps"]
+        assert {step["count"] for step in steps.values()} == {single[phase]["setup_latency"]["count"]}
         assert single[phase]["server_cpu_s"] >= 0
     assert single["echo_n"]["messages_in_window"] > 0
 
