@@ -82,7 +82,7 @@ class CallCommands:
             raise p.ProtocolError(100030, f"Unauthorized: {refused}")
         now = time.time()
         # One hop: the writer looks up the destinations and writes the call with its legs.
-        destinations = await history.writer().start_call(
+        found, written = history.writer().start_call(
             call_id, (data["callee"], data["type"], self.session_id), {
                 "caller_id": self.user_pk, "caller_session_id": self.session_id,
                 "callee": data["callee"], "callee_type": data["type"],
@@ -90,6 +90,7 @@ class CallCommands:
                 "offer": data["offer"], "owner_channel": self.channel_name,
                 "owner_server_id": presence.SERVER_ID,
             })
+        destinations = await found
         machine = Call(call_id, self.actor(), data["ring_time"], now)
         effects = machine.start([d[:4] for d in destinations], now)
         user_pks = {d[0]: d[4] for d in destinations}
@@ -103,6 +104,16 @@ class CallCommands:
         self.owned_calls[call_id] = owned
         if data["subscribe"]:
             await self.subscribe(call_keys(call_id), data["event_body"])
+        if not machine.ended:
+            # The destinations ring while the call is written. What they answer waits in
+            # our inbox until this handler is done, so the caller hears nothing before its `ok`.
+            await self.carry_out(owned, effects)
+            effects = ()
+        try:
+            await written
+        except Exception:
+            await self.withdraw_call(owned, data["subscribe"])
+            raise
         # From its `ok` on, the call is in the history for every process to see.
         await self.send_frame(p.ok(req.tid, {"call_id": call_id}))
         # For staff watchers (the dashboard): a call is live. Not a call event (§6),
@@ -113,8 +124,25 @@ class CallCommands:
             CallRecord, call_id=call_id, caller=self.username, callee=data["callee"],
             callee_type=data["type"], destinations=[d[0] for d in destinations],
         )
-        await self.carry_out(owned, effects)
+        if effects:  # no destination: the call ends at once, told after its `ok`
+            await self.carry_out(owned, effects)
         return DEFERRED
+
+    async def withdraw_call(self, owned, subscribed):
+        """A new call could not be written: it never was. Its destinations stop ringing."""
+        machine = owned.machine
+        self.owned_calls.pop(machine.call_id, None)
+        if owned.timer is not None:
+            owned.timer.cancel()
+        if subscribed:
+            await self.unsubscribe(call_keys(machine.call_id))
+        for leg in machine.legs.values():
+            if leg.waiting:
+                with contextlib.suppress(ChannelFull):
+                    await self.channel_layer.send(leg.channel, {
+                        "type": "call.leg_hangup", "call_id": machine.call_id,
+                        "code": 100002, "reason": p.ERRORS[100002],
+                    })
 
     # ------------------------------------------------------------ carrying out the machine's effects
 

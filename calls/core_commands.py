@@ -235,6 +235,11 @@ class CoreCommands:
         if group is not None:
             await self.channel_layer.group_add(group, self.channel_name)
 
+    async def unsubscribe(self, keys):
+        group = self.subscriptions.remove(keys)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
     async def may_subscribe(self, keys):
         """Raise unless this session may subscribe to events with these keys (PROTOCOL §5)."""
         if self.is_staff:
@@ -262,9 +267,7 @@ class CoreCommands:
         await self.subscribe(keys, data["body"])
 
     async def on_unsubscribe(self, req, data):
-        group = self.subscriptions.remove((data["class"], data["subclass"], data["type"], data["obj_id"]))
-        if group is not None:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.unsubscribe((data["class"], data["subclass"], data["type"], data["obj_id"]))
 
     async def on_get_subscriptions(self, req, data):
         return self.subscriptions.as_list()
@@ -294,6 +297,4 @@ class CoreCommands:
             self.forget_call(ev["obj_id"])
         await self.send_event({**ev, "body": body})
         if call_hangup:  # the call is over: its subscription (from start or answered) goes
-            group = self.subscriptions.remove(call_keys(ev["obj_id"]))
-            if group is not None:
-                await self.channel_layer.group_discard(group, self.channel_name)
+            await self.unsubscribe(call_keys(ev["obj_id"]))

@@ -12,6 +12,8 @@ compete with the event loop while a call is being set up.
 
 A new call's destinations are looked up by the same job that writes it, so a
 `start` costs one hop to a thread, not two; a batch's starts share one query.
+They are handed back as soon as they are known, before the batch is written, so
+that the destinations ring while the call is being written.
 Order is kept (a call's row before its changes; FIFO across batches).
 """
 
@@ -50,9 +52,12 @@ class HistoryWriter:
         """Queue a new call: look up its destinations, write it with a leg for each.
 
         `lookup` is resolve_destinations's (callee, type, caller session id); the
-        fields are services.record_call_starts's. The future gives the destinations.
+        fields are services.record_call_starts's. Returns two futures: the
+        destinations, as soon as they are known, and the destinations once the call
+        is written (or the write's error; the first fails with it if it failed first).
         """
-        return self._queue("start", call_id, (lookup, fields), awaited=True)
+        found = self.loop.create_future()
+        return found, self._queue("start", call_id, (lookup, fields, found), awaited=True)
 
     def changes(self, call_id, writes, awaited=False):
         """Queue what one input did to a call (see services.record_call_changes).
@@ -83,14 +88,10 @@ class HistoryWriter:
             while self.jobs:
                 batch, self.jobs = self.jobs, []
                 outcomes = await self.loop.run_in_executor(_executor, self._write, batch)
-                for (_, _, _, future), outcome in zip(batch, outcomes):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                        future.exception()  # retrieved: a caller that did not wait is not warned
-                    else:
-                        future.set_result(outcome)
+                for (kind, _, payload, future), outcome in zip(batch, outcomes):
+                    if kind == "start":
+                        _settle(payload[2], outcome)  # its lookup failed with the batch
+                    _settle(future, outcome)
                 if self.jobs:  # busy: let more gather first, so that one commit carries many
                     await asyncio.sleep(BUSY_LINGER)
         finally:
@@ -101,35 +102,54 @@ class HistoryWriter:
         close_old_connections()
         try:
             with transaction.atomic():
-                return _apply_all(batch)
+                return _apply_all(batch, self._found)
         except Exception:
             log.exception("history batch failed; writing its %d jobs one by one", len(batch))
         outcomes = []
         for job in batch:
             try:
                 with transaction.atomic():
-                    outcomes += _apply_all([job])
+                    outcomes += _apply_all([job], self._found)
             except Exception as exc:
                 log.exception("history write for call %s lost", job[1])
                 outcomes.append(exc)
         return outcomes
 
 
+    def _found(self, future, destinations):
+        """From the writer's thread: a new call's destinations are known."""
+        self.loop.call_soon_threadsafe(_settle, future, destinations)
+
+
+def _settle(future, outcome):
+    """Give a job's future its outcome (an exception or a result), unless it has one."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+        future.exception()  # retrieved: a caller that did not wait is not warned
+    else:
+        future.set_result(outcome)
+
+
 writer = per_event_loop(HistoryWriter)  # the history writer of the running event loop
 
 
-def _apply_all(batch):
+def _apply_all(batch, found):
     """Write the jobs of a batch: the new calls first, then every change, in queue order.
 
-    (A call's start is always queued before its first change.) Return each job's outcome.
+    (A call's start is always queued before its first change.) `found(future,
+    destinations)` is called for each new call once its destinations are known.
+    Return each job's outcome.
     """
     outcomes = [None] * len(batch)
     new_calls = [(index, call_id, payload) for index, (kind, call_id, payload, _) in enumerate(batch)
                  if kind == "start"]
     starts = []
     if new_calls:  # their destinations, all in one lookup
-        found = resolve_many([lookup for _, _, (lookup, _) in new_calls])
-        for (index, call_id, (_, fields)), destinations in zip(new_calls, found):
+        looked_up = resolve_many([lookup for _, _, (lookup, _, _) in new_calls])
+        for (index, call_id, (_, fields, future)), destinations in zip(new_calls, looked_up):
+            found(future, destinations)
             outcomes[index] = destinations
             starts.append((call_id, fields, destinations))
     changes = [(call_id, payload) for kind, call_id, payload, _ in batch if kind != "start"]

@@ -205,3 +205,76 @@ async def test_a_shutdown_during_a_disconnect_lets_the_cleanup_finish(live_db):
     live = await database_sync_to_async(Registration.objects.filter(
         session_id=session_id, disconnected_at=None).count)()
     assert live == 0
+
+
+@contextlib.contextmanager
+def new_calls_written(monkeypatch, fail=False):
+    """Hold the history writer's writes of new calls until released (or make them fail)."""
+    import threading
+
+    from calls import services
+
+    release = threading.Event()
+    write = services.record_call_starts
+
+    def held(starts):  # on the writer's thread
+        release.wait(5)
+        if fail:
+            raise RuntimeError("the database is gone")
+        write(starts)
+
+    monkeypatch.setattr(services, "record_call_starts", held)
+    try:
+        yield release
+    finally:
+        release.set()
+
+
+async def test_destinations_ring_while_the_call_is_written(live_db, monkeypatch):
+    """The invite goes out before the call's write commits; the caller hears nothing before its ok."""
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    with new_calls_written(monkeypatch) as release:
+        await a.send_to(text_data=json.dumps(
+            {"class": "media", "subclass": "call", "cmd": "start", "data": {"callee": "bob"}, "tid": 1}))
+        invite = json.loads(await b.receive_from(timeout=5))
+        assert invite["cmd"] == "invite"
+        await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+        await b.send_to(text_data=json.dumps({"class": "media", "subclass": "call", "cmd": "ringing",
+                                              "data": {"call_id": invite["data"]["call_id"]}, "tid": 2}))
+        assert await a.receive_nothing(timeout=0.3)
+        release.set()
+        started = json.loads(await a.receive_from(timeout=5))
+        assert started == {"result": "ok", "tid": 1, "data": {"call_id": invite["data"]["call_id"]}}
+        ringing = json.loads(await a.receive_from(timeout=5))
+        assert (ringing["cmd"], ringing["data"]["type"]) == ("event", "ringing")
+        assert json.loads(await b.receive_from(timeout=5)) == {"result": "ok", "tid": 2}
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_a_call_that_cannot_be_written_is_withdrawn(live_db, monkeypatch):
+    """The caller gets an error for its start, the destination a hangup; nothing is left."""
+    from calls.models import Call
+
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    await login(b, "bob")
+    with new_calls_written(monkeypatch, fail=True) as release:
+        await a.send_to(text_data=json.dumps(
+            {"class": "media", "subclass": "call", "cmd": "start", "data": {"callee": "bob"}, "tid": 1}))
+        invite = json.loads(await b.receive_from(timeout=5))
+        await b.send_to(text_data=json.dumps({"result": "ok", "tid": invite["tid"]}))
+        release.set()
+        started = json.loads(await a.receive_from(timeout=5))
+        assert (started["result"], started["data"]["code"]) == ("error", 100002)
+        hangup = json.loads(await b.receive_from(timeout=5))
+        assert (hangup["data"]["type"], hangup["data"]["obj_id"]) == ("hangup", invite["data"]["call_id"])
+        assert hangup["data"]["body"] == {"code": 100002, "reason": "Internal error"}
+    assert await a.receive_nothing(timeout=0.3)
+    assert not await database_sync_to_async(Call.objects.filter(call_id=invite["data"]["call_id"]).exists)()
+    subscriptions = await ask(a, "core", "event", "get_subscriptions", tid=3)
+    assert all(s.get("obj_id") != invite["data"]["call_id"] for s in subscriptions["data"])
+    await a.disconnect()
+    await b.disconnect()
