@@ -24,19 +24,13 @@ from websockets.frames import Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
+from calls.client import ClientError
+
 SWEEP_EVERY = 0.5  # seconds between checks for requests and waits past their timeout
 
 
-class ClientError(Exception):
-    """An error response: its code and text."""
-
-    def __init__(self, code, error):
-        self.code, self.error = code, error
-        super().__init__(f"{code} {error}")
-
-
 class WebSocket(asyncio.Protocol):
-    """One client connection; `on_text(str)` gets each text message."""
+    """One client connection; `on_text(data)` gets each text message (UTF-8 bytes)."""
 
     def __init__(self, url, on_text, on_lost=None):
         self.protocol = ClientProtocol(parse_uri(url), max_size=None)
@@ -92,8 +86,8 @@ class WebSocket(asyncio.Protocol):
         if self.on_lost is not None:
             self.on_lost()
 
-    def send_text(self, text):
-        self.protocol.send_text(text)
+    def send_text(self, data):
+        self.protocol.send_text(data)
         self._flush()
 
     def _flush(self):
@@ -118,7 +112,7 @@ class BenchClient:
     """A signaling session for the load generator (the calls.client.SignalingClient subset it uses)."""
 
     live = set()  # open clients, for the sweep
-    sweeper = None
+    sweeper = None  # the sweep's task, on the running loop
 
     def __init__(self):
         self.ws = None
@@ -133,7 +127,8 @@ class BenchClient:
         client = cls()
         client.ws = await WebSocket.open(url, client._received, client._lost)
         cls.live.add(client)
-        if cls.sweeper is None or cls.sweeper.done():
+        if (cls.sweeper is None or cls.sweeper.done()
+                or cls.sweeper.get_loop() is not asyncio.get_running_loop()):
             cls.sweeper = asyncio.ensure_future(cls._sweep())
         return client
 
@@ -184,8 +179,8 @@ class BenchClient:
         if self.ws.closed.done():
             raise ConnectionError("connection closed")
 
-    def _received(self, text):
-        msg = orjson.loads(text)
+    def _received(self, data):
+        msg = orjson.loads(data)
         if "result" in msg:
             entry = self.waiting.get(msg.get("tid"))
             if entry is not None and not entry[0].done():

@@ -115,7 +115,6 @@ class HistoryWriter:
                 outcomes.append(exc)
         return outcomes
 
-
     def _found(self, future, destinations):
         """From the writer's thread: a new call's destinations are known."""
         self.loop.call_soon_threadsafe(_settle, future, destinations)
