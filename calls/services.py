@@ -1,5 +1,6 @@
 """Writes of the call history (shared by consumer, reaper, API, admin, commands)."""
 
+import math
 from datetime import datetime, timezone as dt_timezone
 
 from asgiref.sync import async_to_sync
@@ -90,13 +91,7 @@ def record_call_changes(changes):
 def _adapters():
     """(epoch seconds -> datetime column value, value -> JSON column value) for this database."""
     if connection.vendor == "sqlite" and settings.USE_TZ:
-        zone = connection.timezone
-
-        def stamp(ts):
-            # What the SQLite backend makes of an aware datetime (naive, in the database's
-            # zone, as text) without its checks and conversions: those were 5 % of the
-            # GIL's time under load, every call writing several times.
-            return None if ts is None else str(datetime.fromtimestamp(ts, zone).replace(tzinfo=None))
+        stamp = _sqlite_stamp(connection.timezone)
     else:
         ops = connection.ops
 
@@ -104,6 +99,27 @@ def _adapters():
             return None if ts is None else ops.adapt_datetimefield_value(to_datetime(ts))
 
     return stamp, history_sql.encode_json
+
+
+def _sqlite_stamp(zone):
+    """Epoch seconds -> what the SQLite backend makes of an aware datetime (naive, in
+    the database's zone, as text), without its checks and conversions (5 % of the
+    GIL's time under load, several times per call), each second's text made once."""
+    seconds = {}  # whole second -> its text
+
+    def stamp(ts):
+        if ts is None:
+            return None
+        fraction, whole = math.modf(ts)
+        micro = round(fraction * 1e6)  # as datetime rounds: half to even
+        if not 0 <= micro < 1_000_000:  # carried into the next second, or before 1970
+            return str(datetime.fromtimestamp(ts, zone).replace(tzinfo=None))
+        text = seconds.get(whole)
+        if text is None:
+            text = seconds[whole] = str(datetime.fromtimestamp(whole, zone).replace(tzinfo=None))
+        return f"{text}.{micro:06d}" if micro else text
+
+    return stamp
 
 
 def call_id_taken(call_id):

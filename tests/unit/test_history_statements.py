@@ -5,6 +5,7 @@ one JSON array) and row by row (other databases); tests/cluster runs the same
 on PostgreSQL.
 """
 
+import random
 import time
 
 import pytest
@@ -116,6 +117,11 @@ def test_sqlite_times_are_written_as_the_backend_writes_them(monkeypatch, zone):
     if zone:  # a database TIME_ZONE: naive times in that zone, summer and winter
         monkeypatch.setattr(connection, "timezone", ZoneInfo(zone))
     stamp, _ = services._adapters()
-    for ts in (0.0, 1_700_000_000.0, 1_700_000_000.123456, 1_711_846_799.5, 1_720_000_000.000001):
-        assert stamp(ts) == connection.ops.adapt_datetimefield_value(services.to_datetime(ts))
+    rng = random.Random(7)
+    times = [0.0, 1_700_000_000.0, 1_700_000_000.123456, 1_711_846_799.5, 1_720_000_000.000001,
+             1_700_000_000.9999996, 1_700_000_000.0000005, 1_700_000_000.0000015, -1.25]
+    times += [rng.uniform(1.6e9, 1.8e9) for _ in range(5_000)]
+    times += [1_700_000_000 + rng.randrange(10**6) / 1e6 + rng.choice((0, 5e-7, -5e-7)) for _ in range(5_000)]
+    for ts in times:
+        assert stamp(ts) == connection.ops.adapt_datetimefield_value(services.to_datetime(ts)), ts
     assert stamp(None) is None
