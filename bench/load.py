@@ -33,7 +33,7 @@ except ImportError:  # no uvloop on this platform
 from .prepare import PASSWORD, callee_name, caller_name, idle_name
 from .procstat import cpu_by_name, cpu_seconds, cpu_split, main_thread_cpu_seconds, rss_bytes
 from .servers import raise_fd_limit
-from .wsclient import BenchClient, ClientError, WebSocket
+from .wsclient import BenchClient, ClientError, EchoConnection
 
 STEP_TIMEOUT = 10  # seconds any one step of a loop may take before the pair counts as failed
 
@@ -188,32 +188,6 @@ async def run_echo(spec):
         "rtt": latency_summary(rtts), "errors": errors[:20], "error_count": len(errors),
     })
     return out
-
-
-class EchoConnection:
-    """A connection to the echo consumer."""
-
-    def __init__(self):
-        self.ws, self.waiter = None, None
-
-    @classmethod
-    async def open(cls, url):
-        conn = cls()
-        conn.ws = await WebSocket.open(url, conn._received)
-        return conn
-
-    def send(self, data):
-        """Send a frame; return a future of the next frame received."""
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.ws.send_text(data)
-        return self.waiter
-
-    async def close(self):
-        await self.ws.close()
-
-    def _received(self, data):
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(data)
 
 
 # ------------------------------------------------------------------ calls

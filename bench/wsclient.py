@@ -9,8 +9,9 @@ parsed and framed by websockets' protocol object (RFC 6455, masking, control
 frames) and handled in the transport's callback; timeouts are checked by one
 sweep over all clients rather than a timer each.
 
-Only what the benchmark needs: text frames, requests and responses, events and
-invites answered at once (as `calls.client.SignalingClient` does by default).
+Only what the benchmark needs: text frames; for the echo baseline a frame and
+its echo; for sessions requests and responses, events and invites answered at
+once (as `calls.client.SignalingClient` does by default).
 """
 
 import asyncio
@@ -106,6 +107,32 @@ class WebSocket(asyncio.Protocol):
             await asyncio.wait_for(asyncio.shield(self.closed), timeout)
         except asyncio.TimeoutError:
             self.transport.abort()
+
+
+class EchoConnection:
+    """A connection to the echo consumer."""
+
+    def __init__(self):
+        self.ws, self.waiter = None, None
+
+    @classmethod
+    async def open(cls, url):
+        conn = cls()
+        conn.ws = await WebSocket.open(url, conn._received)
+        return conn
+
+    def send(self, data):
+        """Send a frame; return a future of the next frame received."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.ws.send_text(data)
+        return self.waiter
+
+    async def close(self):
+        await self.ws.close()
+
+    def _received(self, data):
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(data)
 
 
 class BenchClient:
