@@ -139,10 +139,8 @@ class CallCommands:
         for leg in machine.legs.values():
             if leg.waiting:
                 with contextlib.suppress(ChannelFull):
-                    await self.channel_layer.send(leg.channel, {
-                        "type": "call.leg_hangup", "call_id": machine.call_id,
-                        "code": 100002, "reason": p.ERRORS[100002],
-                    })
+                    await self.channel_layer.send(leg.channel, events.leg_hangup(
+                        machine.call_id, 100002, p.ERRORS[100002]))
 
     # ------------------------------------------------------------ carrying out the machine's effects
 
@@ -162,10 +160,8 @@ class CallCommands:
                 writes.append(("event", owned.seq, effect.type, effect.body, now))
                 sends.append((None, effect, None))
             elif kind is LegHangup:
-                sends.append((effect.leg.channel, {
-                    "type": "call.leg_hangup", "call_id": machine.call_id,
-                    "code": effect.code, "reason": effect.reason,
-                }, None))
+                sends.append((effect.leg.channel,
+                              events.leg_hangup(machine.call_id, effect.code, effect.reason), None))
             elif kind is LegChanged:
                 leg = effect.leg
                 writes.append(("leg", leg.session_id, leg.state, leg.ended_at))

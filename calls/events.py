@@ -30,5 +30,10 @@ async def emit(layer, data):
             await layer.group_send(group, message)
 
 
+def leg_hangup(call_id, code, reason):
+    """The channel message telling an invited session its leg of a call ended."""
+    return {"type": "call.leg_hangup", "call_id": call_id, "code": code, "reason": reason}
+
+
 async def emit_call_event(layer, call_id, type_, body):
     await emit(layer, event_data("media", "call", type_, call_id, body))

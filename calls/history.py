@@ -90,7 +90,7 @@ class HistoryWriter:
                 outcomes = await self.loop.run_in_executor(_executor, self._write, batch)
                 for (kind, _, payload, future), outcome in zip(batch, outcomes):
                     if kind == "start":
-                        _settle(payload[2], outcome)  # its lookup failed with the batch
+                        _settle(payload[2], outcome)  # its destinations, if the batch failed before
                     _settle(future, outcome)
                 if self.jobs:  # busy: let more gather first, so that one commit carries many
                     await asyncio.sleep(BUSY_LINGER)

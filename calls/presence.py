@@ -94,8 +94,8 @@ async def reap(server_id):
         await events.emit_call_event(layer, call_id, "hangup",
                                      {"code": PROCESS_FAILED, "reason": ERRORS[PROCESS_FAILED]})
         for channel in waiting_channels:
-            await layer.send(channel, {"type": "call.leg_hangup", "call_id": call_id,
-                                       "code": ORIGINATOR_CANCEL, "reason": ERRORS[ORIGINATOR_CANCEL]})
+            await layer.send(channel, events.leg_hangup(call_id, ORIGINATOR_CANCEL,
+                                                        ERRORS[ORIGINATOR_CANCEL]))
     for owner_channel, call_id, session_id in stranded:
         await layer.send(owner_channel, {"type": "call.party_gone", "call_id": call_id,
                                          "session_id": session_id, "process_died": True})
