@@ -137,3 +137,18 @@ async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_r
     assert got == list(range(20))  # in the order sent
     await sender.group_send_many(["batch.group"], {"type": "test.message", "n": "group"})
     assert (await asyncio.wait_for(inbox.get(), 5))["n"] == "group"
+
+
+async def test_the_layer_packs_commands_with_hiredis_as_redis_py_packs_them(new_layer):
+    from redis.asyncio.connection import Connection
+
+    from calls.layers import HiredisPacking
+
+    layer = new_layer()
+    connection = layer.connection(0)
+    assert issubclass(connection.connection_pool.connection_class, HiredisPacking)
+    python_packed = Connection(encoder_class=type(connection.get_encoder()))
+    command = ("EVAL", "return ARGV[1]", 1, b"key\x00\xff", "été ✓", 3, 1796287017.8293884, 0.1)
+    assert (b"".join(connection.connection_pool.make_connection().pack_command(*command))
+            == b"".join(python_packed.pack_command(*command)))
+    assert await connection.eval("return ARGV[1]", 1, "key", "été ✓") == "été ✓".encode()
