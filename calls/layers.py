@@ -212,18 +212,30 @@ class CommandBatches:
         task.add_done_callback(self._running.discard)
 
     @staticmethod
-    async def _execute(connection, batch):
-        pipe = connection.pipeline(transaction=False)
-        for args, _ in batch:
-            pipe.execute_command(*args)
+    async def _execute(client, batch):
+        # Straight on a pooled connection: redis-py's Pipeline object, retry wrapper and
+        # response callbacks cost more than the commands (replies are used raw here).
+        pool, connection = client.connection_pool, None
         try:
-            results = await pipe.execute(raise_on_error=False)
-        except asyncio.CancelledError:  # the loop is going away: so do its callers
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:  # the connection failed: every command of the batch did
-            results = [exc] * len(batch)
+            connection = await pool.get_connection()
+            await connection.send_packed_command(connection.pack_commands([args for args, _ in batch]))
+            results = []
+            for _ in batch:
+                try:
+                    results.append(await connection.read_response())
+                except ResponseError as error:
+                    results.append(error)
+        except BaseException as exc:
+            if connection is not None:  # its unread replies would go to the next command
+                await connection.disconnect(nowait=True)
+            if isinstance(exc, asyncio.CancelledError):  # the loop is going away: so do its callers
+                for _, future in batch:
+                    future.cancel()
+                raise
+            results = [exc] * len(batch)  # the connection failed: every command of the batch did
+        finally:
+            if connection is not None:
+                await pool.release(connection)
         for (_, future), result in zip(batch, results):
             if future.done():  # its caller was cancelled
                 continue

@@ -97,17 +97,17 @@ async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_anoth
 
 async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_results(
         new_layer, monkeypatch):
-    from redis.asyncio.client import Pipeline
+    from redis.asyncio.connection import AbstractConnection
     from redis.exceptions import ResponseError
 
     pipelines = []
-    original_execute = Pipeline.execute
+    original_pack = AbstractConnection.pack_commands
 
-    async def counted_execute(self, *args, **kwargs):
-        pipelines.append(len(self.command_stack))
-        return await original_execute(self, *args, **kwargs)
+    def counted_pack(self, commands):
+        pipelines.append(len(commands))
+        return original_pack(self, commands)
 
-    monkeypatch.setattr(Pipeline, "execute", counted_execute)
+    monkeypatch.setattr(AbstractConnection, "pack_commands", counted_pack)
     sender = new_layer(capacity=20, expiry=30)
     receiver = new_layer(capacity=100, expiry=30)
     stopped = new_layer(capacity=20, expiry=30)  # never reads
@@ -152,3 +152,35 @@ async def test_the_layer_packs_commands_with_hiredis_as_redis_py_packs_them(new_
     assert (b"".join(connection.connection_pool.make_connection().pack_command(*command))
             == b"".join(python_packed.pack_command(*command)))
     assert await connection.eval("return ARGV[1]", 1, "key", "été ✓") == "été ✓".encode()
+
+
+async def test_a_batch_on_a_connection_that_fails_fails_each_command_and_the_next_batch_reconnects(
+        new_layer):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    sender, receiver = new_layer(), new_layer()
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    await sender.send(channel, {"type": "test.message", "n": 0})  # the pool's connection is made
+    pool = sender.connection(0).connection_pool
+    [connection] = pool._available_connections
+    replies = []
+
+    async def drop_after_first_reply(*args, **kwargs):
+        replies.append(args)
+        if len(replies) == 2:  # mid-batch: the second reply never comes
+            raise RedisConnectionError("connection lost")
+        return await type(connection).read_response(connection, *args, **kwargs)
+
+    connection.read_response = drop_after_first_reply
+    outcomes = await asyncio.gather(
+        *(sender.send(channel, {"type": "test.message", "n": n}) for n in (1, 2, 3)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes)
+    assert not connection.is_connected  # dropped, so no later batch reads its leftover replies
+
+    del connection.read_response
+    await sender.send(channel, {"type": "test.message", "n": 4})
+    got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(5)]
+    assert got == [0, 1, 2, 3, 4]  # the failed batch had reached Redis: its sends were made
