@@ -12,6 +12,7 @@ our consumers). Use it like the original:
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -134,24 +135,8 @@ try:
 except ImportError:  # the Redis extra is not installed
     ChannelsRedisChannelLayer = None
 
-# channels-redis' own script: push a message on each channel's key, within capacity.
-_GROUP_SEND_LUA = """
-    local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-            redis.call('EXPIRE', KEYS[i], expiry)
-        else
-            over_capacity = over_capacity + 1
-        end
-    end
-    return over_capacity
-"""
-
-# One message onto one channel's key, within capacity, dropping expired ones first:
-# what channels-redis' send does in four round trips. Returns 1 when full.
+# One message onto a named channel's key (one without "!"), within capacity, dropping
+# expired ones first: what channels-redis' send does in four round trips. Returns 1 when full.
 _SEND_LUA = """
     local now, expiry = tonumber(ARGV[3]), tonumber(ARGV[4])
     redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - expiry)
@@ -178,9 +163,6 @@ _MEMBERS_LUA = """
     return members
 """
 
-READ_AT_ONCE = 256  # messages a process's reader takes from Redis in one round trip
-
-
 class CommandBatches:
     """Redis commands issued in one pass of the event loop, sent as one pipeline per connection.
 
@@ -188,11 +170,14 @@ class CommandBatches:
     lets dozens of starts go on at once); alone, each command cost a pool
     checkout and a socket write of its own (in a profile of two processes the
     writes alone were 13-24 % of their CPU). A pipeline keeps the commands'
-    order; each caller gets its own command's result or error.
+    order; each caller gets its own command's result or error. One batch per
+    client is on its way at a time, so Redis runs the commands in the order they
+    were issued (what a process publishes arrives in that order).
     """
 
     def __init__(self):
         self._pending = weakref.WeakKeyDictionary()  # Redis client (one per loop) -> [(args, future)]
+        self._in_flight = weakref.WeakSet()  # clients with a batch on its way
         self._running = set()  # the loop keeps only weak references to tasks
 
     def run(self, connection, *args):
@@ -201,15 +186,23 @@ class CommandBatches:
         batch = self._pending.get(connection)
         if batch is None:
             batch = self._pending[connection] = []
-            loop.call_soon(self._send, connection)
+            if connection not in self._in_flight:
+                loop.call_soon(self._send, connection)
         future = loop.create_future()
         batch.append((args, future))
         return future
 
     def _send(self, connection):
+        self._in_flight.add(connection)
         task = asyncio.ensure_future(self._execute(connection, self._pending.pop(connection)))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(lambda task: self._sent(task, connection))
+
+    def _sent(self, task, connection):
+        self._running.discard(task)
+        self._in_flight.discard(connection)
+        if connection in self._pending:  # what was issued while that batch was on its way
+            self._send(connection)
 
     @staticmethod
     async def _execute(client, batch):
@@ -269,26 +262,30 @@ if ChannelsRedisChannelLayer is not None:
     class RedisChannelLayer(ChannelsRedisChannelLayer):
         """channels-redis, made cheaper for many consumers in one process.
 
-        - One reader task per process pops this process's messages from Redis
-          and hands each to its consumer. channels-redis makes every receiving
-          consumer wait with two tasks and an `asyncio.wait`, and each message
-          cost four round trips (it keeps a backup of popped messages for
-          consumers cancelled mid-receive; here a message popped by a process
-          that then dies is lost, which the protocol's reaper covers).
+        - A process's consumers get their messages as Redis pub/sub messages on
+          the process's own Redis channel, pushed as they are published: one
+          reader task per process hands each to its consumer. channels-redis
+          stores them in a sorted set popped by two tasks and an `asyncio.wait`
+          per receiving consumer, four round trips a message. Nothing is stored:
+          a message for a process that is not subscribed (it died, or its reader
+          is reconnecting) is dropped, which the protocol's reaper covers, and a
+          consumer's capacity is enforced where its messages arrive.
         - A message for a consumer of this very process is put in its inbox
           (see `attach`) instead of travelling through Redis and back.
         - `send` and `group_add` take one round trip each (channels-redis: four and two),
           and the commands of one pass of the event loop share it (CommandBatches).
         - `group_send_many`: an event goes to the group of each subscription
-          pattern it matches (four groups), whose members one script lists;
-          `group_send` would take two to four round trips per group, and
-          deliver twice to a channel in two of them.
+          pattern it matches (four groups), whose members one script lists,
+          then once to each process with members; `group_send` would take two
+          to four round trips per group, and deliver twice to a channel in two of them.
+
+        Channels named without "!" (not a consumer's) work as in channels-redis.
         """
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._inboxes = {}  # local channel -> its consumer's inbox
-            self._reader = None
+            self._reader = self._subscribed = None
             self._batches = CommandBatches()
 
         def create_pool(self, index):
@@ -307,6 +304,12 @@ if ChannelsRedisChannelLayer is not None:
         def detach(self, channel):
             self._inboxes.pop(channel, None)
 
+        async def new_channel(self, prefix="specific"):
+            """A channel of this process, once the process listens: nobody can send to it before."""
+            channel = await super().new_channel(prefix)
+            await asyncio.shield(self._ensure_reader())
+            return channel
+
         async def receive(self, channel):
             """A plain consumer's receive: from the reader's buffer, never from Redis itself."""
             if "!" not in channel:
@@ -315,42 +318,55 @@ if ChannelsRedisChannelLayer is not None:
             return await self.receive_buffer[channel].get()
 
         def _ensure_reader(self):
+            """Start this loop's reader if it is not running; returns a future of its subscription."""
             loop = asyncio.get_running_loop()
             if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
-                self._reader = loop.create_task(self._read_forever())
+                self._subscribed = loop.create_future()
+                self._reader = loop.create_task(self._read_forever(self._subscribed))
+            return self._subscribed
 
-        async def _read_forever(self):
-            name = f"specific.{self.client_prefix}!"
-            key = self.prefix + name
-            connection = self.connection(self.consistent_hash(name))
-            many = True  # BZMPOP (Redis 7): what is waiting, in one blocking round trip
-            while True:
+        async def _read_forever(self, subscribed):
+            name = self.non_local_name(f"specific.{self.client_prefix}!")
+            pubsub = self.connection(self.consistent_hash(name)).pubsub()
+            try:
                 try:
-                    if many:
-                        popped = await connection.bzmpop(self.brpop_timeout, 1, [key], min=True,
-                                                         count=READ_AT_ONCE)
-                        for member, _ in popped[1] if popped else ():
-                            self._deliver(member)
-                        continue
-                    popped = await connection.bzpopmin(key, timeout=self.brpop_timeout)
-                    if popped is None:
-                        continue
-                    self._deliver(popped[1])
-                    for member, _ in await connection.zpopmin(key, count=READ_AT_ONCE):
-                        self._deliver(member)
-                except asyncio.CancelledError:
+                    await pubsub.subscribe(self.prefix + name)
+                except Exception as exc:  # no Redis: the next new channel tries again
+                    subscribed.set_exception(exc)
                     raise
-                except Exception as exc:
-                    if many and isinstance(exc, ResponseError):
-                        many = False  # Redis before 7 has no BZMPOP: a blocking pop of one, then the rest
-                        continue
-                    log.exception("reading from Redis failed; retrying")
-                    await asyncio.sleep(0.5)
+                subscribed.set_result(None)
+                while True:
+                    try:
+                        # Raw replies: PubSub.get_message builds a dict for each message.
+                        # After a lost connection redis-py reconnects and subscribes again.
+                        reply = await pubsub.parse_response(block=True)
+                        if reply is not None and reply[0] == b"message":
+                            self._deliver(reply[2])
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("reading from Redis failed; retrying")
+                        await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+        async def close_pools(self):
+            reader = self._reader
+            if reader is not None and not reader.done() and reader.get_loop() is asyncio.get_running_loop():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+            await super().close_pools()
+
+        def _published(self, channels, message):
+            """What is published to a process: its channels the message is for, then the message."""
+            return ",".join(channels).encode() + b"\n" + self.serialize(message)
 
         def _deliver(self, raw):
-            message = self.deserialize(raw)
-            channels = message.pop("__asgi_channel__", ())
-            for channel in [channels] if isinstance(channels, str) else channels:
+            head, _, body = raw.partition(b"\n")  # channel names hold no newline (nor comma)
+            message = self.deserialize(body)
+            for channel in head.decode().split(","):
                 try:
                     if not self._put_local(channel, message):
                         self.receive_buffer[channel].put_nowait(message)
@@ -371,14 +387,14 @@ if ChannelsRedisChannelLayer is not None:
                 return
             assert isinstance(message, dict), "message is not a dict"
             assert self.require_valid_channel_name(channel), "Channel name not valid"
-            if "!" in channel:  # a consumer's channel: its process's key, as channels-redis does
-                message = {**message, "__asgi_channel__": channel}
-                key, index = self.prefix + self.non_local_name(channel), self.consistent_hash(channel)
-            else:
-                key, index = self.prefix + channel, next(self._send_index_generator)
+            if "!" in channel:  # a consumer's channel: published to its process
+                name = self.non_local_name(channel)
+                await self._command(self.consistent_hash(name), "PUBLISH", self.prefix + name,
+                                    self._published([channel], message))
+                return
             full = await self._command(
-                index, "EVAL", _SEND_LUA, 1, key, self.serialize(message), self.get_capacity(channel),
-                time.time(), int(self.expiry),
+                next(self._send_index_generator), "EVAL", _SEND_LUA, 1, self.prefix + channel,
+                self.serialize(message), self.get_capacity(channel), time.time(), int(self.expiry),
             )
             if full:
                 raise ChannelFull(channel)
@@ -407,20 +423,21 @@ if ChannelsRedisChannelLayer is not None:
                 keys = [self._group_key(group) for group in members_of]
                 names = await self._command(index, "EVAL", _MEMBERS_LUA, len(keys), *keys)
                 channel_names.update(name.decode("utf8") for name in names)
-            remote = []
+            by_process, named = {}, []
             for channel in channel_names:
                 try:
-                    if not self._put_local(channel, message):
-                        remote.append(channel)
+                    if self._put_local(channel, message):
+                        continue
                 except ChannelFull:
-                    pass  # as channels' layers do: a full member misses a group message
-            if not remote:
-                return
-            keys_by_connection, messages, capacities = self._map_channel_keys_to_connection(
-                sorted(remote), message
-            )
-            for index, keys in keys_by_connection.items():
-                args = [messages[k] for k in keys] + [capacities[k] for k in keys]
-                await self._command(
-                    index, "EVAL", _GROUP_SEND_LUA, len(keys), *keys, *args, time.time(), self.expiry
-                )
+                    continue  # as channels' layers do: a full member misses a group message
+                if "!" in channel:
+                    by_process.setdefault(self.non_local_name(channel), []).append(channel)
+                else:
+                    named.append(channel)
+            await asyncio.gather(*(
+                self._command(self.consistent_hash(name), "PUBLISH", self.prefix + name,
+                              self._published(channels, message))
+                for name, channels in by_process.items()))
+            for channel in named:
+                with contextlib.suppress(ChannelFull):
+                    await self.send(channel, message)

@@ -40,41 +40,73 @@ async def new_layer(redis_url):
         await layer.close_pools()
 
 
-async def test_a_send_reaches_another_process_in_order_and_a_full_channel_refuses(new_layer):
-    sender = new_layer(capacity=2, expiry=30)
-    receiver = new_layer(capacity=10, expiry=30)
-    stopped = new_layer(capacity=2, expiry=30)  # never reads
-    channel, inbox = await receiver.new_channel(), Inbox()
+async def test_a_send_reaches_another_process_in_order_from_the_moment_its_channel_exists(new_layer):
+    sender = new_layer()
+    receiver = new_layer(capacity=10)
+    channel, inbox = await receiver.new_channel(), Inbox()  # listened to once it is returned
     receiver.attach(channel, inbox)
     got = []
-    for n in range(5):  # more than the capacity in all: the reader empties the key
+    for n in range(5):
         await sender.send(channel, {"type": "test.message", "n": n})
         got.append(await asyncio.wait_for(inbox.get(), 5))
     assert [m["n"] for m in got] == [0, 1, 2, 3, 4]
 
-    dead = await stopped.new_channel()
-    await sender.send(dead, {"type": "test.message"})
-    await sender.send(dead, {"type": "test.message"})
-    with pytest.raises(ChannelFull):
-        await sender.send(dead, {"type": "test.message"})
 
-
-async def test_the_reader_falls_back_where_redis_has_no_bzmpop(new_layer, monkeypatch):
-    from redis.asyncio import Redis
-    from redis.exceptions import ResponseError
-
-    async def no_bzmpop(self, *args, **kwargs):
-        raise ResponseError("unknown command 'BZMPOP'")
-
-    monkeypatch.setattr(Redis, "bzmpop", no_bzmpop)
-    sender = new_layer()
-    receiver = new_layer()
+async def test_sends_of_many_loop_passes_arrive_in_the_order_issued(new_layer):
+    sender, receiver = new_layer(), new_layer(capacity=1000)
     channel, inbox = await receiver.new_channel(), Inbox()
     receiver.attach(channel, inbox)
-    for n in range(3):
+    sends = []
+    for n in range(300):  # each in a pass of its own, while earlier batches are on their way
+        sends.append(asyncio.ensure_future(sender.send(channel, {"type": "test.message", "n": n})))
+        await asyncio.sleep(0)
+    await asyncio.gather(*sends)
+    assert [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(300)] == list(range(300))
+
+
+async def test_a_consumer_that_stops_reading_misses_what_exceeds_its_capacity_and_the_sender_goes_on(
+        new_layer):
+    sender = new_layer()
+    receiver = new_layer(capacity=10)
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    for n in range(15):
         await sender.send(channel, {"type": "test.message", "n": n})
-    got = [await asyncio.wait_for(inbox.get(), 5) for _ in range(3)]
-    assert [m["n"] for m in got] == [0, 1, 2]
+    await asyncio.sleep(0.3)
+    assert [(await inbox.get())["n"] for _ in range(inbox.qsize())] == list(range(10))
+
+    gone = new_layer()  # a process that stops: what is sent to it is dropped, without an error
+    lost = await gone.new_channel()
+    await gone.close_pools()
+    await sender.send(lost, {"type": "test.message"})
+
+
+async def test_a_named_channel_keeps_channels_redis_queue_and_capacity(new_layer):
+    sender, receiver = new_layer(capacity=2, expiry=30), new_layer()
+    await sender.send("test.named", {"type": "test.message", "n": 1})
+    await sender.send("test.named", {"type": "test.message", "n": 2})
+    with pytest.raises(ChannelFull):
+        await sender.send("test.named", {"type": "test.message", "n": 3})
+    assert (await asyncio.wait_for(receiver.receive("test.named"), 5))["n"] == 1
+
+
+async def test_the_reader_subscribes_again_after_its_connection_is_killed(new_layer):
+    sender, receiver = new_layer(), new_layer()
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    await sender.connection(0).client_kill_filter(_type="pubsub")
+    for n in range(50):  # until it is back: what is published meanwhile is lost
+        await sender.send(channel, {"type": "test.message", "n": n})
+        try:
+            await asyncio.wait_for(inbox.get(), 0.1)
+            break
+        except asyncio.TimeoutError:
+            pass
+    else:
+        pytest.fail("the reader did not come back")
+    await sender.send(channel, {"type": "test.message", "n": "after"})
+    while (await asyncio.wait_for(inbox.get(), 5))["n"] != "after":
+        pass  # a late one of the sends above
 
 
 async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_another_process(new_layer):
@@ -110,10 +142,9 @@ async def test_commands_of_one_loop_pass_share_one_pipeline_and_keep_their_own_r
     monkeypatch.setattr(AbstractConnection, "pack_commands", counted_pack)
     sender = new_layer(capacity=20, expiry=30)
     receiver = new_layer(capacity=100, expiry=30)
-    stopped = new_layer(capacity=20, expiry=30)  # never reads
     channel, inbox = await receiver.new_channel(), Inbox()
     receiver.attach(channel, inbox)
-    dead = await stopped.new_channel()
+    dead = "test.unread"  # a named channel that nobody reads: it fills up
     for _ in range(19):
         await sender.send(dead, {"type": "test.message"})
 
