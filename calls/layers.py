@@ -163,6 +163,9 @@ _MEMBERS_LUA = """
     return members
 """
 
+READ_AT_ONCE = 256  # stored messages a process's reader takes from Redis in one round trip
+
+
 class CommandBatches:
     """Redis commands issued in one pass of the event loop, sent as one pipeline per connection.
 
@@ -269,7 +272,9 @@ if ChannelsRedisChannelLayer is not None:
           per receiving consumer, four round trips a message. Nothing is stored:
           a message for a process that is not subscribed (it died, or its reader
           is reconnecting) is dropped, which the protocol's reaper covers, and a
-          consumer's capacity is enforced where its messages arrive.
+          consumer's capacity is enforced where its messages arrive. What a plain
+          channels-redis layer sends them (another program on the same Redis)
+          is stored as channels-redis stores it, and a second reader pops it.
         - A message for a consumer of this very process is put in its inbox
           (see `attach`) instead of travelling through Redis and back.
         - `send` and `group_add` take one round trip each (channels-redis: four and two),
@@ -285,7 +290,7 @@ if ChannelsRedisChannelLayer is not None:
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._inboxes = {}  # local channel -> its consumer's inbox
-            self._reader = self._subscribed = None
+            self._reader = self._subscribed = self._stored_reader = None
             self._batches = CommandBatches()
 
         def create_pool(self, index):
@@ -318,11 +323,15 @@ if ChannelsRedisChannelLayer is not None:
             return await self.receive_buffer[channel].get()
 
         def _ensure_reader(self):
-            """Start this loop's reader if it is not running; returns a future of its subscription."""
+            """Start this loop's readers where they are not running; returns a future of the
+            subscription."""
             loop = asyncio.get_running_loop()
             if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
                 self._subscribed = loop.create_future()
                 self._reader = loop.create_task(self._read_forever(self._subscribed))
+            stored = self._stored_reader
+            if stored is None or stored.done() or stored.get_loop() is not loop:
+                self._stored_reader = loop.create_task(self._read_stored_forever())
             return self._subscribed
 
         async def _read_forever(self, subscribed):
@@ -341,7 +350,8 @@ if ChannelsRedisChannelLayer is not None:
                         # After a lost connection redis-py reconnects and subscribes again.
                         reply = await pubsub.parse_response(block=True)
                         if reply is not None and reply[0] == b"message":
-                            self._deliver(reply[2])
+                            head, _, body = reply[2].partition(b"\n")  # names hold no newline
+                            self._hand_over(head.decode().split(","), self.deserialize(body))
                     except asyncio.CancelledError:
                         raise
                     except Exception:
@@ -351,22 +361,50 @@ if ChannelsRedisChannelLayer is not None:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
+        async def _read_stored_forever(self):
+            """Pop what plain channels-redis layers stored for this process (blocked, idle, else)."""
+            name = f"specific.{self.client_prefix}!"
+            key = self.prefix + name
+            connection = self.connection(self.consistent_hash(name))
+            many = True  # BZMPOP (Redis 7): what is waiting, in one blocking round trip
+            while True:
+                try:
+                    if many:
+                        popped = await connection.bzmpop(self.brpop_timeout, 1, [key], min=True,
+                                                         count=READ_AT_ONCE)
+                        members = [member for member, _ in popped[1]] if popped else []
+                    else:
+                        popped = await connection.bzpopmin(key, timeout=self.brpop_timeout)
+                        members = [popped[1]] if popped else []
+                        if members:
+                            members += [m for m, _ in await connection.zpopmin(key, count=READ_AT_ONCE)]
+                    for member in members:
+                        message = self.deserialize(member)
+                        channels = message.pop("__asgi_channel__", ())
+                        self._hand_over([channels] if isinstance(channels, str) else channels, message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if many and isinstance(exc, ResponseError):
+                        many = False  # Redis before 7 has no BZMPOP: a blocking pop of one, then the rest
+                        continue
+                    log.exception("reading from Redis failed; retrying")
+                    await asyncio.sleep(0.5)
+
         async def close_pools(self):
-            reader = self._reader
-            if reader is not None and not reader.done() and reader.get_loop() is asyncio.get_running_loop():
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+            for reader in (self._reader, self._stored_reader):
+                if reader is not None and not reader.done() and reader.get_loop() is asyncio.get_running_loop():
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await reader
             await super().close_pools()
 
         def _published(self, channels, message):
             """What is published to a process: its channels the message is for, then the message."""
             return ",".join(channels).encode() + b"\n" + self.serialize(message)
 
-        def _deliver(self, raw):
-            head, _, body = raw.partition(b"\n")  # channel names hold no newline (nor comma)
-            message = self.deserialize(body)
-            for channel in head.decode().split(","):
+        def _hand_over(self, channels, message):
+            for channel in channels:
                 try:
                     if not self._put_local(channel, message):
                         self.receive_buffer[channel].put_nowait(message)

@@ -109,6 +109,34 @@ async def test_the_reader_subscribes_again_after_its_connection_is_killed(new_la
         pass  # a late one of the sends above
 
 
+@pytest.mark.parametrize("bzmpop", [True, False], ids=["redis7", "no-bzmpop"])
+async def test_what_a_plain_channels_redis_layer_sends_reaches_a_consumer(
+        new_layer, redis_url, bzmpop, monkeypatch):
+    from channels_redis.core import RedisChannelLayer as PlainRedisChannelLayer
+
+    if not bzmpop:
+        from redis.asyncio import Redis
+        from redis.exceptions import ResponseError
+
+        async def no_bzmpop(self, *args, **kwargs):
+            raise ResponseError("unknown command 'BZMPOP'")
+
+        monkeypatch.setattr(Redis, "bzmpop", no_bzmpop)
+    receiver = new_layer()
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    await receiver.group_add("test.plain", channel)
+    plain = PlainRedisChannelLayer(hosts=[redis_url])  # e.g. a worker configured with channels-redis
+    try:
+        for n in range(3):
+            await plain.send(channel, {"type": "test.message", "n": n})
+        await plain.group_send("test.plain", {"type": "test.message", "n": "group"})
+        got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(4)]
+        assert got == [0, 1, 2, "group"]
+    finally:
+        await plain.close_pools()
+
+
 async def test_an_event_reaches_each_member_of_its_groups_once_here_and_in_another_process(new_layer):
     here = new_layer()
     there = new_layer()
