@@ -342,7 +342,8 @@ if ChannelsRedisChannelLayer is not None:
                     await pubsub.subscribe(self.prefix + name)
                 except Exception as exc:  # no Redis: the next new channel tries again
                     subscribed.set_exception(exc)
-                    raise
+                    subscribed.exception()  # whoever waits gets it; nobody else must
+                    return
                 subscribed.set_result(None)
                 while True:
                     try:

@@ -30,8 +30,8 @@ async def new_layer(redis_url):
     """Make layers on the test Redis (each stands for a process's); flushed and closed after."""
     made = []
 
-    def new_layer(**config):
-        made.append(RedisChannelLayer(hosts=[redis_url], **config))
+    def new_layer(hosts=None, **config):
+        made.append(RedisChannelLayer(hosts=hosts or [redis_url], **config))
         return made[-1]
 
     yield new_layer
@@ -243,3 +243,18 @@ async def test_a_batch_on_a_connection_that_fails_fails_each_command_and_the_nex
     await sender.send(channel, {"type": "test.message", "n": 4})
     got = [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(5)]
     assert got == [0, 1, 2, 3, 4]  # the failed batch had reached Redis: its sends were made
+
+
+async def test_a_new_channel_fails_while_redis_is_unreachable_and_works_once_it_is_back(new_layer, redis_url):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    layer = new_layer(hosts=["redis://127.0.0.1:1/0"])  # nothing listens there
+    with pytest.raises(RedisConnectionError):
+        await layer.new_channel()
+    layer.hosts = RedisChannelLayer(hosts=[redis_url]).hosts  # Redis is back
+    layer._layers.clear()
+    sender = new_layer()
+    channel, inbox = await layer.new_channel(), Inbox()
+    layer.attach(channel, inbox)
+    await sender.send(channel, {"type": "test.message", "n": 1})
+    assert (await asyncio.wait_for(inbox.get(), 5))["n"] == 1
