@@ -269,12 +269,14 @@ if ChannelsRedisChannelLayer is not None:
           the process's own Redis channel, pushed as they are published: one
           reader task per process hands each to its consumer. channels-redis
           stores them in a sorted set popped by two tasks and an `asyncio.wait`
-          per receiving consumer, four round trips a message. Nothing is stored:
-          a message for a process that is not subscribed (it died, or its reader
-          is reconnecting) is dropped, which the protocol's reaper covers, and a
-          consumer's capacity is enforced where its messages arrive. What a plain
-          channels-redis layer sends them (another program on the same Redis)
-          is stored as channels-redis stores it, and a second reader pops it.
+          per receiving consumer, four round trips a message. Our messages are
+          not stored: one for a process that is not subscribed (it died, or its
+          reader is reconnecting) is dropped, which the protocol's reaper covers,
+          and a consumer's capacity is enforced where its messages arrive. What
+          a plain channels-redis layer sends them (another program on the same
+          Redis) is stored as channels-redis stores it, and a second reader pops
+          it; the other way round does not work: a process whose consumers run
+          on plain channels-redis does not hear from this layer.
         - A message for a consumer of this very process is put in its inbox
           (see `attach`) instead of travelling through Redis and back.
         - `send` and `group_add` take one round trip each (channels-redis: four and two),
@@ -335,7 +337,7 @@ if ChannelsRedisChannelLayer is not None:
             return self._subscribed
 
         async def _read_forever(self, subscribed):
-            name = self.non_local_name(f"specific.{self.client_prefix}!")
+            name = f"specific.{self.client_prefix}!"  # what non_local_name gives for our channels
             pubsub = self.connection(self.consistent_hash(name)).pubsub()
             try:
                 try:
