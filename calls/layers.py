@@ -349,9 +349,13 @@ if ChannelsRedisChannelLayer is not None:
                 subscribed.set_result(None)
                 while True:
                     try:
-                        # Raw replies: PubSub.get_message builds a dict for each message.
-                        # After a lost connection redis-py reconnects and subscribes again.
-                        reply = await pubsub.parse_response(block=True)
+                        # Raw replies straight from the connection (PubSub.get_message builds
+                        # a dict for each message); once it fails, PubSub's own read connects
+                        # and subscribes again.
+                        try:
+                            reply = await pubsub.connection.read_response(push_request=True)
+                        except Exception:
+                            reply = await pubsub.parse_response(block=True)
                         if reply is not None and reply[0] == b"message":
                             head, _, body = reply[2].partition(b"\n")  # names hold no newline
                             self._hand_over(head.decode().split(","), self.deserialize(body))
