@@ -180,40 +180,47 @@ class CommandBatches:
 
     def __init__(self):
         self._pending = weakref.WeakKeyDictionary()  # Redis client (one per loop) -> [(args, future)]
-        self._in_flight = weakref.WeakSet()  # clients with a batch on its way
+        self._in_flight = weakref.WeakSet()  # clients whose batches are being sent
         self._running = set()  # the loop keeps only weak references to tasks
 
-    def run(self, connection, *args):
-        """Queue a command on `connection` for the end of this pass; await the result."""
+    def run(self, client, *args):
+        """Queue a command on `client` for the end of this pass; await the result."""
         loop = asyncio.get_running_loop()
-        batch = self._pending.get(connection)
+        batch = self._pending.get(client)
         if batch is None:
-            batch = self._pending[connection] = []
-            if connection not in self._in_flight:
-                loop.call_soon(self._send, connection)
+            batch = self._pending[client] = []
+            if client not in self._in_flight:
+                self._in_flight.add(client)
+                loop.call_soon(self._start, client)
         future = loop.create_future()
         batch.append((args, future))
         return future
 
-    def _send(self, connection):
-        self._in_flight.add(connection)
-        task = asyncio.ensure_future(self._execute(connection, self._pending.pop(connection)))
+    def _start(self, client):
+        task = asyncio.ensure_future(self._send_all(client))
         self._running.add(task)
-        task.add_done_callback(lambda task: self._sent(task, connection))
+        task.add_done_callback(self._running.discard)
 
-    def _sent(self, task, connection):
-        self._running.discard(task)
-        self._in_flight.discard(connection)
-        if connection in self._pending:  # what was issued while that batch was on its way
-            self._send(connection)
-
-    @staticmethod
-    async def _execute(client, batch):
-        # Straight on a pooled connection: redis-py's Pipeline object, retry wrapper and
-        # response callbacks cost more than the commands (replies are used raw here).
+    async def _send_all(self, client):
+        """Send the client's batches one after another, while there are any, on one connection:
+        a pool checkout and release cost about as much as a small batch's own work."""
         pool, connection = client.connection_pool, None
         try:
-            connection = await pool.get_connection()
+            while (batch := self._pending.pop(client, None)) is not None:
+                connection = await self._execute(pool, connection, batch)
+        finally:
+            self._in_flight.discard(client)
+            if connection is not None:  # idle: back to the pool, which checks it before its next use
+                await pool.release(connection)
+
+    @staticmethod
+    async def _execute(pool, connection, batch):
+        """Send one batch (on `connection`, or one from the pool); return the connection to go on
+        with, or None if it failed. Straight on the connection: redis-py's Pipeline object, retry
+        wrapper and response callbacks cost more than the commands (replies are used raw)."""
+        try:
+            if connection is None:
+                connection = await pool.get_connection()
             await connection.send_packed_command(connection.pack_commands([args for args, _ in batch]))
             results = []
             for _ in batch:
@@ -224,14 +231,13 @@ class CommandBatches:
         except BaseException as exc:
             if connection is not None:  # its unread replies would go to the next command
                 await connection.disconnect(nowait=True)
+                await pool.release(connection)
+                connection = None
             if isinstance(exc, asyncio.CancelledError):  # the loop is going away: so do its callers
                 for _, future in batch:
                     future.cancel()
                 raise
             results = [exc] * len(batch)  # the connection failed: every command of the batch did
-        finally:
-            if connection is not None:
-                await pool.release(connection)
         for (_, future), result in zip(batch, results):
             if future.done():  # its caller was cancelled
                 continue
@@ -239,6 +245,7 @@ class CommandBatches:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        return connection
 
 
 if ChannelsRedisChannelLayer is not None:

@@ -64,6 +64,30 @@ async def test_sends_of_many_loop_passes_arrive_in_the_order_issued(new_layer):
     assert [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(300)] == list(range(300))
 
 
+async def test_back_to_back_batches_share_one_checkout_and_an_idle_connection_goes_back(new_layer):
+    sender, receiver = new_layer(), new_layer(capacity=1000)
+    channel, inbox = await receiver.new_channel(), Inbox()
+    receiver.attach(channel, inbox)
+    pool = sender.connection(0).connection_pool
+    checkouts = []
+    original_get = pool.get_connection
+
+    async def counted_get(*args, **kwargs):
+        checkouts.append(1)
+        return await original_get(*args, **kwargs)
+
+    pool.get_connection = counted_get
+    sends = []
+    for n in range(100):  # a pass each: later ones queue while a batch is on its way
+        sends.append(asyncio.ensure_future(sender.send(channel, {"type": "test.message", "n": n})))
+        await asyncio.sleep(0)
+    await asyncio.gather(*sends)
+    await asyncio.sleep(0.05)
+    assert len(checkouts) == 1
+    assert not pool._in_use_connections  # idle: released
+    assert [(await asyncio.wait_for(inbox.get(), 5))["n"] for _ in range(100)] == list(range(100))
+
+
 async def test_a_consumer_that_stops_reading_misses_what_exceeds_its_capacity_and_the_sender_goes_on(
         new_layer):
     sender = new_layer()
