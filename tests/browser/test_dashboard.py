@@ -83,6 +83,41 @@ async def test_dashboard_lists_calls_that_started_before_it(pages, netns_server)
         await expect(row).to_have_count(0, timeout=1000)
 
 
+async def test_a_live_list_fetched_before_a_call_started_does_not_drop_it(pages, netns_server):
+    # The dashboard's first list of live calls is fetched at once and answered late:
+    # meanwhile a call starts and is answered, which the list cannot know of.
+    release, fulfilled, held = asyncio.Event(), asyncio.Event(), []
+
+    async def hold_first_list(route):
+        if held:
+            return await route.continue_()
+        held.append(await route.fetch())  # the list as it is now: no call
+        await release.wait()
+        await route.fulfill(response=held[0])
+        fulfilled.set()
+
+    await (await pages.context("staff")).route("**/api/calls/live/*", hold_first_list)
+    page = await open_dashboard(pages)
+    async with SignalingClient.connect(netns_server.url) as frank, \
+            SignalingClient.connect(netns_server.url) as erin:
+        await frank.login("frank", password=PASSWORD)
+        await erin.login("erin", password=PASSWORD)
+        call_id = (await frank.call("start", callee="erin"))["call_id"]
+        row = page.locator(f'#live-calls tr[data-call-id="{call_id}"]')
+        await expect(row).to_be_visible()
+        await erin.next_invite()
+        await erin.call("answered", call_id=call_id, answer={})
+        await expect(row).to_have_attribute("data-state", "answered")
+        assert held, "the dashboard did not ask for the live calls"
+        release.set()
+        await fulfilled.wait()
+        await page.evaluate("new Promise((resolve) => setTimeout(resolve, 200))")  # the list is applied
+        shown = await page.evaluate("(id) => window.dashboard.liveCalls.get(id)?.state", call_id)
+        assert shown == "answered"
+        await frank.call("hangup", call_id=call_id)
+        await expect(row).to_have_count(0, timeout=1000)
+
+
 async def test_dashboard_is_for_staff_only(pages, netns_server):
     page = await pages.open("erin", "/")
     response = await page.goto("/dashboard/")

@@ -9,6 +9,9 @@ const csrfToken = $("dashboard").dataset.csrf;
 const client = new SignalingClient("/ws/", { login: { user: me, meta: { agent: "dashboard" } } });
 const liveCalls = new Map(); // call_id -> {call_id, caller, callee, state, started_at, answered_at}
 const endedCalls = new Set(); // ids seen hung up: a late API answer must not bring them back
+// Events applied so far; a call records the count at its last event (`changedAt`). An API
+// list fetched before an event is older than it: it must neither drop nor undo that call.
+let eventsApplied = 0;
 const online = new Map(); // user -> Set of session ids
 
 window.dashboard = { client, liveCalls, online }; // for tests and the console
@@ -34,7 +37,8 @@ function onEvent({ class: cls, subclass, type, obj_id: id, body }) {
     // A new call (staff-only event): show it now, details from the API.
     if (!endedCalls.has(id) && !liveCalls.has(id)) {
       liveCalls.set(id, { call_id: id, caller: body.caller, callee: body.callee, state: "ringing",
-                          started_at: new Date().toISOString(), answered_at: null });
+                          started_at: new Date().toISOString(), answered_at: null,
+                          changedAt: ++eventsApplied });
       renderCalls();
     }
     soon(loadStats);
@@ -48,7 +52,8 @@ function onEvent({ class: cls, subclass, type, obj_id: id, body }) {
     } else if (!call) {
       soon(loadLiveCalls); // a call that started before we looked
     } else if (type === "answer") {
-      Object.assign(call, { state: "answered", answered_at: new Date().toISOString() });
+      Object.assign(call, { state: "answered", answered_at: new Date().toISOString(),
+                            changedAt: ++eventsApplied });
       renderCalls();
     }
   } else if (cls === "core" && subclass === "registration") {
@@ -77,6 +82,7 @@ async function getJson(url) {
 }
 
 async function loadLiveCalls() {
+  const asOf = eventsApplied;
   const calls = [];
   try {
     for (let url = "/api/calls/live/"; url; ) {
@@ -89,13 +95,16 @@ async function loadLiveCalls() {
     return;
   }
   const seen = new Set();
+  const newerThanList = (call) => (call?.changedAt ?? 0) > asOf;
   for (const call of calls) {
     if (endedCalls.has(call.call_id)) continue;
     seen.add(call.call_id);
-    liveCalls.set(call.call_id, { ...liveCalls.get(call.call_id), ...call });
+    const known = liveCalls.get(call.call_id);
+    liveCalls.set(call.call_id, newerThanList(known) ? { ...call, ...known } : { ...known, ...call });
   }
-  // Calls that are gone from the API ended while we were not looking.
-  for (const id of liveCalls.keys()) if (!seen.has(id)) liveCalls.delete(id);
+  // Calls that are gone from the API ended while we were not looking (unless the list
+  // was fetched before we heard of them).
+  for (const [id, call] of liveCalls) if (!seen.has(id) && !newerThanList(call)) liveCalls.delete(id);
   renderCalls();
 }
 
