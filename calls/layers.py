@@ -207,45 +207,44 @@ class CommandBatches:
         pool, connection = client.connection_pool, None
         try:
             while (batch := self._pending.pop(client, None)) is not None:
-                connection = await self._execute(pool, connection, batch)
+                try:
+                    if connection is None:
+                        connection = await pool.get_connection()
+                    results = await self._execute(connection, batch)
+                except BaseException as exc:
+                    if connection is not None:  # its unread replies would go to the next command
+                        await connection.disconnect(nowait=True)
+                        await pool.release(connection)
+                        connection = None
+                    if isinstance(exc, asyncio.CancelledError):  # the loop is going away: so do its callers
+                        for _, future in batch:
+                            future.cancel()
+                        raise
+                    results = [exc] * len(batch)  # the connection failed: every command of the batch did
+                for (_, future), result in zip(batch, results):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
         finally:
             self._in_flight.discard(client)
             if connection is not None:  # idle: back to the pool, which checks it before its next use
                 await pool.release(connection)
 
     @staticmethod
-    async def _execute(pool, connection, batch):
-        """Send one batch (on `connection`, or one from the pool); return the connection to go on
-        with, or None if it failed. Straight on the connection: redis-py's Pipeline object, retry
+    async def _execute(connection, batch):
+        """One batch's replies, straight on the connection: redis-py's Pipeline object, retry
         wrapper and response callbacks cost more than the commands (replies are used raw)."""
-        try:
-            if connection is None:
-                connection = await pool.get_connection()
-            await connection.send_packed_command(connection.pack_commands([args for args, _ in batch]))
-            results = []
-            for _ in batch:
-                try:
-                    results.append(await connection.read_response())
-                except ResponseError as error:
-                    results.append(error)
-        except BaseException as exc:
-            if connection is not None:  # its unread replies would go to the next command
-                await connection.disconnect(nowait=True)
-                await pool.release(connection)
-                connection = None
-            if isinstance(exc, asyncio.CancelledError):  # the loop is going away: so do its callers
-                for _, future in batch:
-                    future.cancel()
-                raise
-            results = [exc] * len(batch)  # the connection failed: every command of the batch did
-        for (_, future), result in zip(batch, results):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-        return connection
+        await connection.send_packed_command(connection.pack_commands([args for args, _ in batch]))
+        results = []
+        for _ in batch:
+            try:
+                results.append(await connection.read_response())
+            except ResponseError as error:
+                results.append(error)
+        return results
 
 
 if ChannelsRedisChannelLayer is not None:
@@ -309,6 +308,15 @@ if ChannelsRedisChannelLayer is not None:
             """Run a command on connection `index` with the others of this loop pass."""
             return self._batches.run(self.connection(index), *args)
 
+        def _publish(self, process, channels, message):
+            """Publish `message` for `channels` to the process named `process` (a non_local_name)."""
+            return self._command(self.consistent_hash(process), "PUBLISH", self.prefix + process,
+                                 ",".join(channels).encode() + b"\n" + self.serialize(message))
+
+        @property
+        def _own_process(self):
+            return f"specific.{self.client_prefix}!"  # what non_local_name gives for our channels
+
         def attach(self, channel, inbox):
             """Deliver every message for `channel` into `inbox` from now on; returns True."""
             self._inboxes[channel] = inbox
@@ -344,7 +352,7 @@ if ChannelsRedisChannelLayer is not None:
             return self._subscribed
 
         async def _read_forever(self, subscribed):
-            name = f"specific.{self.client_prefix}!"  # what non_local_name gives for our channels
+            name = self._own_process
             pubsub = self.connection(self.consistent_hash(name)).pubsub()
             try:
                 try:
@@ -377,7 +385,7 @@ if ChannelsRedisChannelLayer is not None:
 
         async def _read_stored_forever(self):
             """Pop what plain channels-redis layers stored for this process (blocked, idle, else)."""
-            name = f"specific.{self.client_prefix}!"
+            name = self._own_process
             key = self.prefix + name
             connection = self.connection(self.consistent_hash(name))
             many = True  # BZMPOP (Redis 7): what is waiting, in one blocking round trip
@@ -413,10 +421,6 @@ if ChannelsRedisChannelLayer is not None:
                         await reader
             await super().close_pools()
 
-        def _published(self, channels, message):
-            """What is published to a process: its channels the message is for, then the message."""
-            return ",".join(channels).encode() + b"\n" + self.serialize(message)
-
         def _hand_over(self, channels, message):
             for channel in channels:
                 try:
@@ -440,9 +444,7 @@ if ChannelsRedisChannelLayer is not None:
             assert isinstance(message, dict), "message is not a dict"
             assert self.require_valid_channel_name(channel), "Channel name not valid"
             if "!" in channel:  # a consumer's channel: published to its process
-                name = self.non_local_name(channel)
-                await self._command(self.consistent_hash(name), "PUBLISH", self.prefix + name,
-                                    self._published([channel], message))
+                await self._publish(self.non_local_name(channel), [channel], message)
                 return
             full = await self._command(
                 next(self._send_index_generator), "EVAL", _SEND_LUA, 1, self.prefix + channel,
@@ -486,10 +488,8 @@ if ChannelsRedisChannelLayer is not None:
                     by_process.setdefault(self.non_local_name(channel), []).append(channel)
                 else:
                     named.append(channel)
-            await asyncio.gather(*(
-                self._command(self.consistent_hash(name), "PUBLISH", self.prefix + name,
-                              self._published(channels, message))
-                for name, channels in by_process.items()))
+            await asyncio.gather(*(self._publish(process, channels, message)
+                                   for process, channels in by_process.items()))
             for channel in named:
                 with contextlib.suppress(ChannelFull):
                     await self.send(channel, message)

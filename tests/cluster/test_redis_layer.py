@@ -1,6 +1,7 @@
 """calls.layers.RedisChannelLayer against a real Redis: sends between two processes' layers."""
 
 import asyncio
+import gc
 import os
 
 import pytest
@@ -282,3 +283,35 @@ async def test_a_new_channel_fails_while_redis_is_unreachable_and_works_once_it_
     layer.attach(channel, inbox)
     await sender.send(channel, {"type": "test.message", "n": 1})
     assert (await asyncio.wait_for(inbox.get(), 5))["n"] == 1
+
+
+async def test_a_batch_cancelled_mid_way_cancels_its_callers_and_returns_its_connection_once(new_layer):
+    sender, receiver = new_layer(), new_layer()
+    channel = await receiver.new_channel()
+    await sender.send(channel, {"type": "test.message"})  # the pool's connection is made
+    pool = sender.connection(0).connection_pool
+    [connection] = pool._available_connections
+
+    replies = []
+
+    async def cancelled_after_first(*args, **kwargs):  # as when the loop goes away during a read
+        replies.append(args)
+        if len(replies) > 1:
+            raise asyncio.CancelledError
+        return await type(connection).read_response(connection, *args, **kwargs)
+
+    connection.read_response = cancelled_after_first
+    unhandled = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: unhandled.append(context))
+    first = asyncio.ensure_future(sender.send(channel, {"type": "test.message"}))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the first batch is on its way: the next ones follow it on its connection
+    outcomes = await asyncio.gather(
+        first, *(sender.send(channel, {"type": "test.message"}) for _ in range(3)), return_exceptions=True)
+    assert outcomes[0] is None
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes[1:])
+    await asyncio.sleep(0.05)
+    gc.collect()  # a task that ended in an error nobody read reports it now
+    del connection.read_response
+    assert pool._available_connections == [connection] and not pool._in_use_connections
+    assert unhandled == []
