@@ -23,7 +23,7 @@ from .machine import Actor, Answered, Call, Emit, Ended, Invite, LegChanged, Leg
 from .runtime import DEFERRED, db, seen_recently
 from .selectors import live_call_owner
 from .services import call_id_taken
-from .subscriptions import call_keys, group_name
+from .subscriptions import call_keys
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,15 @@ async def send_signal(signal, sender, **kwargs):
 class OwnedCall:
     """A call this consumer owns: the machine plus what the runtime needs around it."""
 
-    __slots__ = ("machine", "invite", "leg_types", "leg_user_pks", "seq", "timer", "deadline")
+    __slots__ = ("machine", "invite", "leg_types", "leg_user_pks", "seq", "timer", "deadline", "held")
 
     def __init__(self, machine, invite, leg_types, leg_user_pks):
         self.machine, self.invite = machine, invite
         self.leg_types, self.leg_user_pks = leg_types, leg_user_pks
         self.seq, self.timer, self.deadline = 0, None, None
+        # Channels subscribed to the call by `start` and `answered`: we send them its events
+        # ourselves, so they need no channel-layer group (three round trips to Redis each).
+        self.held = set()
 
 
 class CallCommands:
@@ -103,7 +106,8 @@ class CallCommands:
                           leg_user_pks=user_pks)
         self.owned_calls[call_id] = owned
         if data["subscribe"]:
-            await self.subscribe(call_keys(call_id), data["event_body"])
+            self.subscriptions.add(call_keys(call_id), data["event_body"], held=True)
+            owned.held.add(self.channel_name)
         if not machine.ended:
             # The destinations ring while the call is written. What they answer waits in
             # our inbox until this handler is done, so the caller hears nothing before its `ok`.
@@ -179,7 +183,8 @@ class CallCommands:
         layer, unreachable = self.channel_layer, []
         for channel, message, invited_leg in sends:
             if channel is None:
-                await events.emit_call_event(layer, machine.call_id, message.type, message.body)
+                await events.emit_call_event(layer, machine.call_id, message.type, message.body,
+                                             owned.held)
                 continue
             try:
                 await layer.send(channel, message)
@@ -239,7 +244,7 @@ class CallCommands:
             if code is not None:
                 raise p.ProtocolError(code)
             if subscription:
-                await self.subscribe(*subscription)
+                self.subscriptions.add(*subscription, held=True)
             return None
         owner = self.invited.get(call_id) or await db(live_call_owner)(call_id)
         if not owner or owner == self.channel_name:
@@ -278,8 +283,8 @@ class CallCommands:
         await self.carry_out(owned, effects)
         if cmd == "answered" and data.get("subscribe", True):
             # Subscribed now, after its own `answer` event went out, before any later one.
-            if actor_channel and actor_channel != self.channel_name:
-                await self.channel_layer.group_add(group_name("media", call_id), actor_channel)
+            if actor_channel:
+                owned.held.add(actor_channel)
             return None, (call_keys(call_id), data.get("event_body") or {})
         return None, None
 
@@ -310,7 +315,7 @@ class CallCommands:
         subscription = message.get("subscription")
         if subscription:
             keys, body = subscription
-            self.subscriptions.add(tuple(keys), body)  # the owner already joined us to the group
+            self.subscriptions.add(tuple(keys), body, held=True)  # the owner holds us already
         if cmd == "rejected":
             self.forget_call(call_id)
         await self.send_frame(p.ok(tid))
@@ -351,6 +356,13 @@ class CallCommands:
             )
             await self.carry_out(owned, effects)
 
+    async def call_event(self, message):
+        """Someone else (staff) sent an event of a call we own: to its held subscribers too."""
+        owned = self.owned_calls.get(message["message"]["event"]["obj_id"])
+        for channel in owned.held if owned is not None else ():
+            with contextlib.suppress(ChannelFull):
+                await self.channel_layer.send(channel, message["message"])
+
     async def call_leg_hangup(self, message):
         """Our leg of a call ended (no answer, answered elsewhere, cancelled)."""
         call_id = message["call_id"]
@@ -366,6 +378,9 @@ class CallCommands:
         """A session of a call we own disconnected, or its process died."""
         owned = self.owned_calls.get(message["call_id"])
         if owned is not None:
+            leg = owned.machine.legs.get(message["session_id"])
+            if leg is not None:  # its channel is gone: nothing more is sent there
+                owned.held.discard(leg.channel)
             effects = owned.machine.party_gone(
                 message["session_id"], time.time(), process_died=message.get("process_died", False)
             )

@@ -13,7 +13,7 @@ from . import events, presence
 from . import protocol as p
 from .conf import calls_settings
 from .runtime import DEFERRED, db, seen_recently
-from .selectors import call_parties
+from .selectors import call_parties, live_call_owner
 from .subscriptions import SubscriptionSet, call_keys
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,14 @@ class CoreCommands:
     async def on_event_send(self, req, data):
         if data["class"] in STAFF_ONLY_CLASSES + ("*",) and not self.is_staff:
             raise p.ProtocolError(100030)
-        await events.emit(self.channel_layer, events.event_data(
+        message = events.event_message(events.event_data(
             data["class"], data["subclass"], data["type"], data["obj_id"], data["body"]))
+        await events.send_event_message(self.channel_layer, message)
+        if data["class"] == "media" and data["subclass"] == "call":
+            # A call's parties are subscribed through its owner (held): it passes the event on.
+            owner = await db(live_call_owner)(data["obj_id"])
+            if owner:
+                await self.channel_layer.send(owner, {"type": "call.event", "message": message})
 
     async def event_deliver(self, message):
         """An event reached one of our groups: pass it on if a subscription matches."""

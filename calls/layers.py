@@ -113,11 +113,11 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             except (asyncio.QueueFull, ChannelFull):
                 pass  # as channels' layers do: a full member misses a group message
 
-    async def group_send_many(self, groups, message):
-        """Send a message once to every channel in any of `groups`."""
+    async def group_send_many(self, groups, message, also=()):
+        """Send a message once to every channel in any of `groups` or in `also`."""
         self._clean_now_and_then()
         expires = time.time() + self.expiry
-        members = set()
+        members = set(also)
         for group in groups:
             members.update(self.groups.get(group, ()))
         for channel in members:
@@ -467,8 +467,9 @@ if ChannelsRedisChannelLayer is not None:
             assert self.require_valid_channel_name(channel), "Channel name not valid"
             await self._command(self.consistent_hash(group), "ZREM", self._group_key(group), channel)
 
-        async def group_send_many(self, groups, message):
-            channel_names = set()
+        async def group_send_many(self, groups, message, also=()):
+            """Send a message once to every channel in any of `groups` or in `also`."""
+            channel_names = set(also)
             by_connection = {}
             for group in groups:
                 assert self.require_valid_group_name(group), "Group name not valid"

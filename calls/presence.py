@@ -74,8 +74,10 @@ def _plan_reaping(server_id):
     registration_services.close_server_sessions(server_id)
     orphans = []
     for call in Call.objects.filter(owner_server_id=server_id).exclude(state=Call.State.ENDED):
+        # The dead owner held the answering session's subscription: tell it here.
+        answered = list(call.legs.filter(state="answered").values_list("channel_name", flat=True))
         waiting = services.end_orphan_call(call, PROCESS_FAILED, ERRORS[PROCESS_FAILED])
-        orphans.append((call.call_id, [leg.channel_name for leg in waiting]))
+        orphans.append((call.call_id, [leg.channel_name for leg in waiting], answered))
     stranded = list(
         CallLeg.objects.filter(channel_name__in=dead_channels)
         .exclude(call__state=Call.State.ENDED)
@@ -90,9 +92,10 @@ async def reap(server_id):
     log.warning("server process %s is gone; ending its calls and sessions", server_id)
     orphans, stranded = await database_sync_to_async(_plan_reaping)(server_id)
     layer = get_channel_layer()
-    for call_id, waiting_channels in orphans:
+    for call_id, waiting_channels, answered_channels in orphans:
         await events.emit_call_event(layer, call_id, "hangup",
-                                     {"code": PROCESS_FAILED, "reason": ERRORS[PROCESS_FAILED]})
+                                     {"code": PROCESS_FAILED, "reason": ERRORS[PROCESS_FAILED]},
+                                     held=answered_channels)
         for channel in waiting_channels:
             await layer.send(channel, events.leg_hangup(call_id, ORIGINATOR_CANCEL,
                                                         ERRORS[ORIGINATOR_CANCEL]))

@@ -46,30 +46,48 @@ def _specificity(keys):
 
 
 class SubscriptionSet:
-    """The subscriptions of one connection: four keys each, with a body."""
+    """The subscriptions of one connection: four keys each, with a body.
+
+    A subscription is *held* when the owner of a call sends us the call's events
+    itself (the one `start` and `answered` make): it needs no channel-layer group.
+    """
 
     def __init__(self):
         self._bodies = {}
+        self._held = set()
 
     def __len__(self):
         return len(self._bodies)
 
-    def add(self, keys, body):
-        """Add or replace a subscription; return its group if it is a new group for us."""
+    def add(self, keys, body, held=False):
+        """Add or replace a subscription; return its group if we must join it now.
+
+        A held one never replaces one of ours with the same keys: that one has its group.
+        """
+        keys = tuple(keys)
         group = group_name(keys[0], keys[3])
-        new_group = group not in self.groups()
-        self._bodies[tuple(keys)] = dict(body)
-        return group if new_group else None
+        joined = group in self.groups()
+        if not held:
+            self._held.discard(keys)
+        elif keys not in self._bodies:
+            self._held.add(keys)
+        self._bodies[keys] = dict(body)
+        return group if not joined and keys not in self._held else None
 
     def remove(self, keys):
         """Drop a subscription; return its group if no other subscription needs it."""
-        if self._bodies.pop(tuple(keys), None) is None:
+        keys = tuple(keys)
+        if self._bodies.pop(keys, None) is None:
+            return None
+        if keys in self._held:
+            self._held.discard(keys)
             return None
         group = group_name(keys[0], keys[3])
         return None if group in self.groups() else group
 
     def groups(self):
-        return {group_name(k[0], k[3]) for k in self._bodies}
+        """The groups we are in: those of the subscriptions that are not held."""
+        return {group_name(k[0], k[3]) for k in self._bodies if k not in self._held}
 
     def match(self, event_keys, event_body):
         """The body this connection gets for an event, or None if no subscription matches."""

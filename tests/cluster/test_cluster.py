@@ -147,3 +147,39 @@ async def test_rest_hangup_on_the_other_process_ends_the_call(two_servers, histo
         for client in (a, b):
             assert (await client.next_event("hangup"))["body"] == {"code": 42, "reason": "From B"}
     assert (await ended_record(history, call_id)).hangup_reason == "From B"
+
+
+async def test_a_calls_parties_get_its_events_from_its_owner_and_from_staff_without_a_redis_group(
+        two_servers):
+    import redis.asyncio as redis
+    from django.conf import settings
+
+    from calls.layers import RedisChannelLayer
+    from calls.subscriptions import group_name
+
+    a_server, b_server = two_servers
+    async with sessions(a_server.url, "alice") as (a,), sessions(b_server.url, "bob", "staff") as (b, s):
+        call_id = (await a.call("start", callee="bob"))["call_id"]
+        await b.next_invite()
+        await b.call("answered", call_id=call_id, answer={"sdp": "a"})
+        assert (await a.next_event())["type"] == "answer"
+        keys = {"class": "media", "subclass": "call", "type": "*", "obj_id": call_id, "body": {}}
+        assert keys in await b.request("core", "event", "get_subscriptions")
+        # The owner sends the parties their call's events itself: no group in Redis.
+        group_key = RedisChannelLayer(hosts=[settings.CLUSTER_REDIS_URL])._group_key(group_name("media", call_id))
+        client = redis.Redis.from_url(settings.CLUSTER_REDIS_URL)
+        try:
+            assert not await client.exists(group_key)
+        finally:
+            await client.aclose()
+        # Staff elsewhere: the event reaches both parties (through the owner), once each.
+        await s.request("core", "event", "send", {"class": "media", "subclass": "call", "type": "note",
+                                                  "obj_id": call_id, "body": {"n": 1}})
+        for party in (a, b):
+            event = await party.next_event()
+            assert (event["type"], event["body"]) == ("note", {"n": 1})
+        await b.call("hangup", call_id=call_id)
+        for party in (a, b):
+            assert (await party.next_event())["type"] == "hangup"
+            assert await party.no_event() is None
+        assert keys not in await b.request("core", "event", "get_subscriptions")

@@ -91,6 +91,24 @@ async def test_invite_reaches_the_callee_and_the_answer_the_caller(live_db):
     await b.disconnect()
 
 
+async def test_the_owner_sends_nothing_to_an_answering_session_that_left(live_db):
+    from channels.layers import get_channel_layer
+
+    from registrations.models import Registration
+
+    a, b = await connect(), await connect()
+    await login(a, "alice")
+    bob_session = await login(b, "bob")
+    channel = await database_sync_to_async(
+        Registration.objects.filter(session_id=bob_session).values_list("channel_name", flat=True).get)()
+    await call_answered(a, b)
+    await b.disconnect()
+    hangup = json.loads(await a.receive_from(timeout=5))
+    assert hangup["data"]["body"] == {"code": 305010, "reason": "Callee stopped"}
+    assert channel not in get_channel_layer().channels  # its hangup event was not queued for nobody
+    await a.disconnect()
+
+
 @pytest.mark.parametrize("frame, code", [("nope", 100044), ('{"class":"core","cmd":"x","tid":1}', 100031)])
 async def test_bad_frames(live_db, frame, code):
     c = await connect()

@@ -30,3 +30,24 @@ def test_event_groups_cover_every_wildcard_pattern():
     assert groups == {group_name("media", "c1"), group_name("media", "*"),
                       group_name("*", "c1"), group_name("*", "*")}
     assert all(len(g) < 100 and g.isascii() for g in groups)
+
+
+def test_a_held_subscription_needs_no_group_and_leaves_a_subscription_of_ours_alone():
+    subs, call = SubscriptionSet(), ("media", "call", "*", "c1")
+    group = group_name("media", "c1")
+    assert subs.add(call, {}, held=True) is None  # the call's owner sends us its events
+    assert subs.groups() == set() and len(subs) == 1
+    assert subs.match(("media", "call", "answer", "c1"), {"x": 1}) == {"x": 1}
+    assert subs.add(("media", "call", "hangup", "c1"), {}) == group  # one of ours: its group
+    assert subs.remove(call) is None and subs.groups() == {group}
+    assert subs.add(call, {}) is None  # ours now, in the group already joined
+    assert subs.add(call, {"b": 1}, held=True) is None  # stays ours
+    assert subs.remove(("media", "call", "hangup", "c1")) is None  # the call's keys still need it
+    assert subs.remove(call) == group
+
+
+def test_subscribing_again_to_a_held_subscription_joins_its_group():
+    subs, call = SubscriptionSet(), ("media", "call", "*", "c1")
+    subs.add(call, {}, held=True)
+    assert subs.add(call, {"a": 1}) == group_name("media", "c1")
+    assert subs.remove(call) == group_name("media", "c1")
