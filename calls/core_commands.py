@@ -1,9 +1,11 @@
 """Core commands of the protocol (PROTOCOL.md §4-5): login, users, sessions, events."""
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
+from channels.exceptions import ChannelFull
 from django.contrib.auth import authenticate
 
 from registrations import selectors as registrations
@@ -282,7 +284,8 @@ class CoreCommands:
             # A call's parties are subscribed through its owner (held): it passes the event on.
             owner = await db(live_call_owner)(data["obj_id"])
             if owner:
-                await self.channel_layer.send(owner, {"type": "call.event", "message": message})
+                with contextlib.suppress(ChannelFull):  # that owner stopped reading: its parties too
+                    await self.channel_layer.send(owner, {"type": "call.event", "message": message})
 
     async def event_deliver(self, message):
         """An event reached one of our groups: pass it on if a subscription matches."""
