@@ -298,6 +298,7 @@ if ChannelsRedisChannelLayer is not None:
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._inboxes = {}  # local channel -> its consumer's inbox
+            self._detached = {}  # channel -> when its consumer went, oldest first (kept `expiry` s)
             self._reader = self._subscribed = self._stored_reader = None
             self._batches = CommandBatches()
 
@@ -324,7 +325,15 @@ if ChannelsRedisChannelLayer is not None:
             return True
 
         def detach(self, channel):
-            self._inboxes.pop(channel, None)
+            """Its consumer is gone: what still comes for it is dropped, not buffered for nobody."""
+            if self._inboxes.pop(channel, None) is None:
+                return
+            now = time.monotonic()
+            self._detached[channel] = now
+            # Forget the oldest once anything still for them is older than channels' expiry
+            # (the one just added never is, so the loop stops at it).
+            while now - next(iter(self._detached.values())) > self.expiry:
+                del self._detached[next(iter(self._detached))]
 
         async def new_channel(self, prefix="specific"):
             """A channel of this process, once the process listens: nobody can send to it before."""
@@ -424,7 +433,7 @@ if ChannelsRedisChannelLayer is not None:
         def _hand_over(self, channels, message):
             for channel in channels:
                 try:
-                    if not self._put_local(channel, message):
+                    if not self._put_local(channel, message) and channel not in self._detached:
                         self.receive_buffer[channel].put_nowait(message)
                 except ChannelFull:
                     pass  # that consumer stopped reading: drop, as channels-redis does

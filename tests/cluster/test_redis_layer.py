@@ -315,3 +315,22 @@ async def test_a_batch_cancelled_mid_way_cancels_its_callers_and_returns_its_con
     del connection.read_response
     assert pool._available_connections == [connection] and not pool._in_use_connections
     assert unhandled == []
+
+
+async def test_messages_for_a_consumer_that_went_are_dropped_not_buffered(new_layer):
+    sender, receiver = new_layer(), new_layer(expiry=1)
+    gone, stays, inbox = await receiver.new_channel(), await receiver.new_channel(), Inbox()
+    receiver.attach(gone, Inbox())
+    receiver.attach(stays, inbox)
+    receiver.detach(gone)
+    await sender.send(gone, {"type": "test.late"})  # e.g. a reply that crossed the close
+    await sender.send(stays, {"type": "test.message"})
+    assert (await asyncio.wait_for(inbox.get(), 5))["type"] == "test.message"  # sent after: handed over
+    assert gone not in receiver.receive_buffer
+    plain = await receiver.new_channel()  # never attached: a plain consumer's, read by receive()
+    await sender.send(plain, {"type": "test.early"})
+    assert (await asyncio.wait_for(receiver.receive(plain), 5))["type"] == "test.early"
+    await asyncio.sleep(1.1)
+    receiver.attach(stays, inbox)
+    receiver.detach(stays)  # the first to go is forgotten after `expiry`
+    assert list(receiver._detached) == [stays]
