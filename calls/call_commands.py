@@ -359,9 +359,8 @@ class CallCommands:
     async def call_event(self, message):
         """Someone else (staff) sent an event of a call we own: to its held subscribers too."""
         owned = self.owned_calls.get(message["message"]["event"]["obj_id"])
-        for channel in owned.held if owned is not None else ():
-            with contextlib.suppress(ChannelFull):
-                await self.channel_layer.send(channel, message["message"])
+        if owned is not None:
+            await events.send_to_each(self.channel_layer, owned.held, message["message"])
 
     async def call_leg_hangup(self, message):
         """Our leg of a call ended (no answer, answered elsewhere, cancelled)."""

@@ -41,7 +41,12 @@ async def send_event_message(layer, message, also=()):
         return
     for group in groups:
         await layer.group_send(group, message)
-    for channel in also:
+    await send_to_each(layer, also, message)
+
+
+async def send_to_each(layer, channels, message):
+    """Send a message to each channel; one that stopped reading misses it, as in a group."""
+    for channel in channels:
         with contextlib.suppress(ChannelFull):
             await layer.send(channel, message)
 
