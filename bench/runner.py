@@ -61,8 +61,9 @@ def parse_args(argv):
     parser.add_argument("--skip-cluster", action="store_true",
                         help="skip the two-process run on Redis + PostgreSQL")
     parser.add_argument("--skip-idle", action="store_true", help="skip the idle-session capacity run")
-    parser.add_argument("--cluster-rounds", type=int, default=3,
-                        help="rounds of the one- and two-process runs on Redis + PostgreSQL (default 3)")
+    parser.add_argument("--cluster-rounds", type=int, default=5,
+                        help="rounds of the one- and two-process runs on Redis + PostgreSQL "
+                             "(default 5: one round's ratio moves by ±20 %%)")
     parser.add_argument("--idle-time-cap", type=float, default=600.0,
                         help="most seconds spent opening idle sessions (default 600)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
