@@ -65,14 +65,16 @@ class SubscriptionSet:
         A held one never replaces one of ours with the same keys: that one has its group.
         """
         keys = tuple(keys)
+        if held:  # never a group to join: the owner sends it, or one of ours has its group
+            if keys not in self._bodies:
+                self._held.add(keys)
+            self._bodies[keys] = dict(body)
+            return None
         group = group_name(keys[0], keys[3])
-        joined = group in self.groups()
-        if not held:
-            self._held.discard(keys)
-        elif keys not in self._bodies:
-            self._held.add(keys)
+        joined = group in self.groups()  # before this one stops being held, if it was
+        self._held.discard(keys)
         self._bodies[keys] = dict(body)
-        return group if not joined and keys not in self._held else None
+        return None if joined else group
 
     def remove(self, keys):
         """Drop a subscription; return its group if no other subscription needs it."""
