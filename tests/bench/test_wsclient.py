@@ -64,3 +64,26 @@ async def test_a_request_times_out_and_a_lost_connection_fails_what_waits():
             await client.request("core", "core", "ping", timeout=30)
         with pytest.raises(ConnectionError):
             await client.next_event(timeout=30)
+
+
+@pytest.mark.asyncio
+async def test_frames_of_every_length_form_both_ways_even_when_they_arrive_in_pieces():
+    sizes = [10, 125, 126, 3000, 65535, 65536, 300_000]  # 7-bit, 16-bit and 64-bit lengths
+    got = []
+
+    async def handler(ws):
+        for _ in sizes:
+            request = json.loads(await ws.recv())
+            got.append(len(request["data"]["pad"]))
+            pad = "y" * len(request["data"]["pad"])  # the kernel hands large ones over in pieces
+            await ws.send(json.dumps({"result": "ok", "tid": request["tid"], "data": {"pad": pad}}))
+        await ws.wait_closed()
+
+    server, url = await scripted_server(handler)
+    async with server:
+        client = await BenchClient.connect(url)
+        for size in sizes:
+            reply = await client.request("core", "core", "ping", {"pad": "x" * size})
+            assert reply == {"pad": "y" * size}
+        await client.close()
+    assert got == sizes
