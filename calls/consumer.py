@@ -97,6 +97,9 @@ class InboxFeed(asyncio.Queue):
     async def get(self):
         raise RuntimeError("this queue feeds a consumer's inbox: it has nothing to get")
 
+    def __repr__(self):  # asyncio.Queue's would read the attributes dropped here
+        return f"<{type(self).__name__} at {id(self):#x} feeding an inbox of {self.inbox.qsize()}>"
+
 
 def _text_sender(send):
     """An async function sending one text frame, given as UTF-8 bytes, the shortest way.

@@ -21,6 +21,7 @@ async def test_the_queue_hands_everything_to_the_inbox_and_drops_its_deques():
     assert queue.empty() and queue.qsize() == 0 and not queue.full()
     with pytest.raises(asyncio.QueueEmpty):
         queue.get_nowait()
+    assert "feeding an inbox of 3" in repr(queue)  # as error reports and debuggers show it
 
 
 async def test_any_other_receive_is_left_alone():
