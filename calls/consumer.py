@@ -19,7 +19,7 @@ from channels.sessions import InstanceSessionWrapper
 from django.db import connections
 
 from . import protocol as p
-from . import websocket_fast_path
+from . import lean_connections, websocket_fast_path
 from .call_commands import CallCommands
 from .conf import calls_settings
 from .core_commands import CoreCommands
@@ -42,6 +42,7 @@ plain_autobahn_log_arguments()
 stop_every_application_at_shutdown()
 unmask_frames_in_c()
 websocket_fast_path.install()
+lean_connections.install()
 
 
 async def _pump(source, inbox):

@@ -1,0 +1,103 @@
+"""An open daphne WebSocket connection keeps only what it still reads, and works as before."""
+
+import asyncio
+import base64
+import os
+import struct
+import sys
+
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+import calls.consumer  # noqa: F401 - installs the change
+from calls.lean_connections import HANDSHAKE_LEFTOVERS, STATE_DEFAULTS
+
+
+class Server:
+    """What daphne's WebSocketProtocol asks of daphne's server."""
+
+    root_path = ""
+    proxy_forwarded_address_header = None
+
+    def __init__(self):
+        self.queue = asyncio.Queue()
+        self.logged = []
+
+    def protocol_connected(self, protocol):
+        pass
+
+    def protocol_disconnected(self, protocol):
+        pass
+
+    def create_application(self, protocol, scope):
+        return self.queue
+
+    def log_action(self, protocol, action, details):
+        self.logged.append((action, details))
+
+
+class Transport(StringTransport):
+    def unregisterProducer(self):  # as a TCP connection does, even with none registered
+        self.producer = None
+
+
+def open_connection(factory=None):
+    server = factory.server_class if factory else Server()
+    factory = factory or WebSocketFactory(server)
+    protocol = factory.buildProtocol(("127.0.0.1", 40000))
+    transport = Transport()
+    protocol._raw_query_string = b"a=1"  # daphne's HTTP protocol sets it as it upgrades
+    protocol.makeConnection(transport)
+    key = base64.b64encode(os.urandom(16)).decode()
+    protocol.dataReceived(
+        f"GET /ws/?a=1 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Origin: http://localhost\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    protocol.serverAccept()
+    return server, protocol, transport
+
+
+def client_frame(opcode, payload):
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
+
+
+def test_an_open_connection_keeps_a_small_dict_and_reads_the_same_settings():
+    server, protocol, transport = open_connection()
+
+    assert transport.value().startswith(b"HTTP/1.1 101 Switching Protocols")
+    assert isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN
+    attributes = vars(protocol)
+    assert not HANDSHAKE_LEFTOVERS & attributes.keys()
+    assert len(attributes) <= 32 and sys.getsizeof(attributes) < 1000  # 104 and 3.3 KB before
+    for name in protocol.CONFIG_ATTRS:
+        assert getattr(protocol, name) is getattr(protocol.factory, name)
+    for name, value in STATE_DEFAULTS.items():
+        assert getattr(protocol, name) == value
+    assert protocol.request.path == "/ws/"
+
+
+def test_frames_pings_and_the_close_handshake_work_on_a_lean_connection():
+    server, protocol, transport = open_connection()
+    transport.clear()
+
+    protocol.dataReceived(client_frame(0x1, b'{"a": 1}'))
+    protocol.sendMessage(b"hi")
+    protocol.dataReceived(client_frame(0x9, b"are you there"))
+    assert [server.queue.get_nowait() for _ in range(2)] == [
+        {"type": "websocket.connect"}, {"type": "websocket.receive", "text": '{"a": 1}'}]
+    assert transport.value() == b"\x81\x02hi" + b"\x8a\x0dare you there"  # the pong
+
+    transport.clear()
+    protocol.dataReceived(client_frame(0x8, struct.pack("!H", 1000)))
+    assert transport.value() == b"\x88\x02" + struct.pack("!H", 1000)  # the close echoed
+    protocol.connectionLost(Failure(ConnectionError("closed")))
+    assert server.queue.get_nowait() == {"type": "websocket.disconnect", "code": 1000}
+    assert server.logged[-1][1]["path"] == "/ws/"  # daphne logs the request's path at close
+    assert protocol.remoteCloseCode == 1000 and protocol.wasClean
+
+    other = open_connection(protocol.factory)[1]  # what one connection set stays its own
+    assert other.remoteCloseCode is None and not other.wasClean
+    assert type(other) is type(protocol)  # one lean class per factory and protocol class
