@@ -17,7 +17,7 @@ which daphne logs at close.
 
 import weakref
 
-# Set at connect, never read after the handshake (autobahn 25, daphne 4.2).
+# Set at connect, never read after the handshake (autobahn 26, daphne 4.2).
 HANDSHAKE_LEFTOVERS = frozenset({
     "http_request_data", "http_status_line", "http_headers", "http_request_uri", "http_request_path",
     "http_request_params", "http_request_host", "http_response_data", "websocket_origin",
