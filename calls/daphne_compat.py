@@ -62,7 +62,8 @@ def stop_every_application_at_shutdown():
     load balancer's health probe, a port check) has no application, and the
     loop stops at it with a KeyError; and its wait ends with the first
     application to finish, since a cancelled one ends by raising. Then the
-    process exits with the rest half done, as if it had died.
+    process exits with the rest half done, as if it had died. The applications
+    running detached (see `run_detached`) are cancelled and waited for as well.
     """
     try:
         from daphne.server import Server
@@ -75,8 +76,8 @@ def stop_every_application_at_shutdown():
         from twisted.internet import defer
 
         running = []
-        for details in self.connections.values():
-            instance = details.get("application_instance")
+        instances = [details.get("application_instance") for details in self.connections.values()]
+        for instance in [*instances, *_detached]:
             if instance is not None and not instance.done():
                 instance.cancel()
                 running.append(instance)
@@ -88,6 +89,28 @@ def stop_every_application_at_shutdown():
 
     Server.kill_all_applications = kill_all_applications
     Server._calls_shutdown = True
+
+
+_detached = set()  # the tasks run_detached started, until they end
+
+
+def run_detached(coroutine):
+    """Run a connection's application on, once its ASGI call has returned to daphne.
+
+    daphne then forgets the application (it checks once a second which are done)
+    but keeps the connection: its frames still go to the application's input
+    queue and its `send` still works. A shutdown cancels these too and waits.
+    """
+    task = asyncio.ensure_future(coroutine)
+    _detached.add(task)
+    task.add_done_callback(_detached_ended)
+    return task
+
+
+def _detached_ended(task):
+    _detached.discard(task)
+    if not task.cancelled() and task.exception() is not None:  # as daphne reports its own
+        log.error("Exception inside application: %s", task.exception(), exc_info=task.exception())
 
 
 class _Unmasker:

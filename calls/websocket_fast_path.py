@@ -116,6 +116,12 @@ def _write_now(transport, data):
     transport.write(data)
 
 
+def is_daphne_send(send):
+    """True if `send` is the one daphne gives a WebSocket connection's application."""
+    return (_daphne_handle_reply is not None and isinstance(send, functools.partial)
+            and getattr(send.func, "__func__", None) is _daphne_handle_reply and len(send.args) == 1)
+
+
 def text_sender(send):
     """For daphne's `send` of one connection: an async function sending a text frame
     given as UTF-8 bytes straight to the connection; None for any other server.
@@ -124,8 +130,7 @@ def text_sender(send):
     checks, a debug log, the text encoded again) but keeps its rule: nothing is
     sent on a connection daphne has seen go.
     """
-    if (_daphne_handle_reply is None or not isinstance(send, functools.partial)
-            or getattr(send.func, "__func__", None) is not _daphne_handle_reply or len(send.args) != 1):
+    if not is_daphne_send(send):
         return None
     connections, protocol = send.func.__self__.connections, send.args[0]
 

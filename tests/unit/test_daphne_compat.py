@@ -28,3 +28,37 @@ def test_frames_are_unmasked_like_autobahn_does_even_in_pieces():
             ours = _Unmasker(mask, size)
             assert ours.process(payload[:cut]) + ours.process(payload[cut:]) == expected
             assert ours.pointer() == size
+
+
+async def test_a_shutdown_cancels_the_applications_running_detached_and_waits_for_them(caplog):
+    import asyncio
+
+    from daphne.server import Server
+    from twisted.internet import defer
+
+    import calls.consumer  # noqa: F401
+    from calls.daphne_compat import run_detached
+
+    ended = []
+
+    async def application(name):
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # its cleanup takes a while: the shutdown waits
+            ended.append(name)
+            raise
+
+    async def failing():
+        raise ValueError("broken")
+
+    server = Server(application=None, endpoints=["tcp:port=0"])  # never run
+    attached = asyncio.ensure_future(application("attached"))
+    server.connections = {"a protocol": {"application_instance": attached}, "a probe": {}}
+    run_detached(application("detached"))
+    broken = run_detached(failing())
+    await asyncio.sleep(0)
+
+    await defer.Deferred.asFuture(server.kill_all_applications(), asyncio.get_running_loop())
+    assert sorted(ended) == ["attached", "detached"]
+    assert broken.done() and "Exception inside application: broken" in caplog.text
