@@ -51,8 +51,10 @@ class FrameCodec:
         self.transport, self.on_text = transport, on_text
         self.buffer = b""
         self.fragments = []
+        self.closing = False
 
     def send(self, opcode, payload):
+        self.closing = self.closing or opcode == _CLOSE
         length = len(payload)
         if length < 126:
             header = bytes((_FIN | opcode, 0x80 | length))
@@ -92,7 +94,8 @@ class FrameCodec:
         elif opcode == _PING:
             self.send(_PONG, payload)
         elif opcode == _CLOSE:
-            self.send(_CLOSE, payload[:2])
+            if not self.closing:  # the server's close, echoed; ours was already sent
+                self.send(_CLOSE, payload[:2])
             self.transport.close()
 
 

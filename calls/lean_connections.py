@@ -5,7 +5,7 @@ autobahn's) holds about a hundred attributes: autobahn copies some thirty
 settings from its factory onto every connection, sets some forty flags and
 timers to False or None, and keeps the parsed request, its headers and the
 response it sent. That was a 3.3 KB attribute dict plus 1.5 KB of handshake
-leftovers per connection, an eighth of what an idle session costs.
+leftovers per connection, a sixth of what an idle session cost.
 
 At open, the connection's class becomes a subclass (one per factory) that holds
 those settings and defaults as class attributes, and its attribute dict is
