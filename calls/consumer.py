@@ -218,9 +218,10 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         Unlike channels' own dispatch, this does not hop to a thread before every
         message to close old database connections: our database calls do that.
         """
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None:
-            log.warning("no handler for %s", message["type"])
+        kind = message.get("type")
+        handler = getattr(self, kind.replace(".", "_"), None) if isinstance(kind, str) else None
+        if handler is None:  # e.g. a site's message sent to the session's channel
+            log.warning("no handler for %r", kind)
             return
         try:
             await handler(message)
@@ -279,6 +280,12 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
             # Close the database thread's connections before the process exits.
             await db(connections.close_all)()
             raise
+        except Exception:
+            # A fault of ours outside the handlers (dispatch catches theirs): the
+            # client is told (1011) and its session ends as if it had gone.
+            log.exception("connection %s failed", self.session_id or self.channel_name)
+            await self.close_with(1011)
+            await self.finish_session()
         finally:
             self.cancel_ping()
             for pump in pumps:

@@ -296,3 +296,45 @@ async def test_a_call_that_cannot_be_written_is_withdrawn(live_db, monkeypatch):
     assert all(s.get("obj_id") != invite["data"]["call_id"] for s in subscriptions["data"])
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_a_channel_message_without_a_type_is_ignored(live_db):
+    from channels.layers import get_channel_layer
+
+    from registrations.models import Registration
+
+    c = await connect()
+    session_id = await login(c, "alice")
+    channel = await database_sync_to_async(
+        Registration.objects.filter(session_id=session_id).values_list("channel_name", flat=True).get)()
+    await get_channel_layer().send(channel, {"no type": "at all"})
+    assert await ask(c, "core", "core", "ping", tid=2) == {"result": "ok", "tid": 2}
+    await c.disconnect()
+
+
+async def test_a_fault_outside_the_handlers_closes_with_1011_and_ends_the_session(live_db, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from calls.consumer import SignalingConsumer
+    from registrations.models import Registration
+
+    dispatch = SignalingConsumer.dispatch
+
+    async def faulty_dispatch(self, message):
+        if message.get("type") == "test.fault":
+            raise RuntimeError("a bug of ours")
+        await dispatch(self, message)
+
+    monkeypatch.setattr(SignalingConsumer, "dispatch", faulty_dispatch)
+    c = await connect()
+    session_id = await login(c, "alice")
+    registration = Registration.objects.filter(session_id=session_id)
+    channel = await database_sync_to_async(registration.values_list("channel_name", flat=True).get)()
+    await get_channel_layer().send(channel, {"type": "test.fault"})
+    assert await c.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
+    for _ in range(50):  # the session ends as if its client had gone
+        if await database_sync_to_async(registration.filter(disconnected_at=None).count)() == 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the session's registration is still open")
