@@ -53,8 +53,12 @@ class FrameCodec:
         self.fragments = []
         self.closing = False
 
+    def close(self, code_and_reason):
+        """Send a close frame; a close the server sends after it is not echoed."""
+        self.closing = True
+        self.send(_CLOSE, code_and_reason)
+
     def send(self, opcode, payload):
-        self.closing = self.closing or opcode == _CLOSE
         length = len(payload)
         if length < 126:
             header = bytes((_FIN | opcode, 0x80 | length))
@@ -95,7 +99,7 @@ class FrameCodec:
             self.send(_PONG, payload)
         elif opcode == _CLOSE:
             if not self.closing:  # the server's close, echoed; ours was already sent
-                self.send(_CLOSE, payload[:2])
+                self.close(payload[:2])
             self.transport.close()
 
 
@@ -166,7 +170,7 @@ class WebSocket(asyncio.Protocol):
     async def close(self, timeout=5):
         if self.transport.is_closing():
             return
-        self.frames.send(_CLOSE, (1000).to_bytes(2, "big"))
+        self.frames.close((1000).to_bytes(2, "big"))
         try:
             await asyncio.wait_for(asyncio.shield(self.closed), timeout)
         except asyncio.TimeoutError:

@@ -38,6 +38,14 @@ async def login(communicator, user):
     return answer["data"]["session_id"]
 
 
+async def channel_of(session_id):
+    """The channel-layer name of a logged-in session's consumer."""
+    from registrations.models import Registration
+
+    return await database_sync_to_async(
+        Registration.objects.filter(session_id=session_id).values_list("channel_name", flat=True).get)()
+
+
 async def call_answered(a, b):
     """a calls bob (logged in on b), b accepts the invite and answers; a hears the answer."""
     started = await ask(a, "media", "call", "start", {"callee": "bob"})
@@ -94,13 +102,9 @@ async def test_invite_reaches_the_callee_and_the_answer_the_caller(live_db):
 async def test_the_owner_sends_nothing_to_an_answering_session_that_left(live_db):
     from channels.layers import get_channel_layer
 
-    from registrations.models import Registration
-
     a, b = await connect(), await connect()
     await login(a, "alice")
-    bob_session = await login(b, "bob")
-    channel = await database_sync_to_async(
-        Registration.objects.filter(session_id=bob_session).values_list("channel_name", flat=True).get)()
+    channel = await channel_of(await login(b, "bob"))
     await call_answered(a, b)
     await b.disconnect()
     hangup = json.loads(await a.receive_from(timeout=5))
@@ -301,12 +305,8 @@ async def test_a_call_that_cannot_be_written_is_withdrawn(live_db, monkeypatch):
 async def test_a_channel_message_without_a_type_is_ignored(live_db):
     from channels.layers import get_channel_layer
 
-    from registrations.models import Registration
-
     c = await connect()
-    session_id = await login(c, "alice")
-    channel = await database_sync_to_async(
-        Registration.objects.filter(session_id=session_id).values_list("channel_name", flat=True).get)()
+    channel = await channel_of(await login(c, "alice"))
     await get_channel_layer().send(channel, {"no type": "at all"})
     assert await ask(c, "core", "core", "ping", tid=2) == {"result": "ok", "tid": 2}
     await c.disconnect()
@@ -329,7 +329,7 @@ async def test_a_fault_outside_the_handlers_closes_with_1011_and_ends_the_sessio
     c = await connect()
     session_id = await login(c, "alice")
     registration = Registration.objects.filter(session_id=session_id)
-    channel = await database_sync_to_async(registration.values_list("channel_name", flat=True).get)()
+    channel = await channel_of(session_id)
     await get_channel_layer().send(channel, {"type": "test.fault"})
     assert await c.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
     for _ in range(50):  # the session ends as if its client had gone
