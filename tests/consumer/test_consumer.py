@@ -338,3 +338,23 @@ async def test_a_fault_outside_the_handlers_closes_with_1011_and_ends_the_sessio
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the session's registration is still open")
+
+
+async def test_a_logged_in_session_keeps_only_where_it_came_from_of_its_scope(live_db, monkeypatch):
+    from calls.consumer import SignalingConsumer
+    from registrations.models import Registration
+
+    consumers = []
+    monkeypatch.setattr(SignalingConsumer, "init_core",
+                        lambda self, init=SignalingConsumer.init_core: (consumers.append(self), init(self)))
+    c = await connect(headers=[(b"user-agent", b"test-phone/1.0"), (b"cookie", b"sessionid=x")])
+    (consumer,) = consumers
+    assert {b"user-agent", b"cookie"} <= dict(consumer.scope["headers"]).keys()  # read at login
+    session_id = await login(c, "alice")
+
+    registration = await database_sync_to_async(Registration.objects.get)(session_id=session_id)
+    assert registration.user_agent == "test-phone/1.0"
+    assert consumer.scope["type"] == "websocket" and consumer.scope["path"] == "/ws/"
+    assert not {"headers", "cookies", "session", "user"} & consumer.scope.keys()
+    assert await ask(c, "core", "core", "ping", tid=2) == {"result": "ok", "tid": 2}
+    await c.disconnect()
