@@ -12,7 +12,8 @@ those settings and defaults as class attributes, and its attribute dict is
 rebuilt with only the rest. Reads see the same values; anything autobahn sets
 later lands in the instance again. The handshake's leftovers are dropped
 (daphne and autobahn read none of them after open), except the request's path,
-which daphne logs at close.
+which daphne logs at close. The HTTP request the connection was upgraded from,
+which Twisted's HTTP channel kept in its queue, is dropped too.
 """
 
 import weakref
@@ -85,8 +86,24 @@ def make_lean(protocol):
     request = kept.get("request")
     if request is not None:
         kept["request"] = OpenedRequest(request.path)
+    forget_upgrade_request(protocol)
     protocol.__class__ = cls
     protocol.__dict__ = kept  # a new dict: one emptied of keys would keep its size
+
+
+def forget_upgrade_request(protocol):
+    """Let the HTTP channel the connection came through forget its upgrade request.
+
+    Twisted's channel stays registered as the socket's producer, and it kept the
+    request, never finished, in its queue: its headers, body buffer and response
+    state, about 2.5 KB. Once the socket's data goes to the WebSocket protocol
+    the channel handles no request again, and its producer methods look only at
+    its own flags and transport, so it is left in place and only forgets that.
+    """
+    transport = protocol.transport
+    queue = getattr(getattr(transport, "producer", None), "requests", None)
+    if getattr(transport, "protocol", None) is protocol and isinstance(queue, list):
+        queue.clear()
 
 
 def install():

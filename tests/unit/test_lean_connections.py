@@ -3,9 +3,12 @@
 import asyncio
 import base64
 import os
+import gc
 import struct
 import sys
+import weakref
 
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -42,6 +45,11 @@ class Transport(StringTransport):
         self.producer = None
 
 
+def upgrade_request(key):
+    return (f"GET /ws/?a=1 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Origin: http://localhost\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
 def open_connection(factory=None):
     server = factory.server_class if factory else Server()
     factory = factory or WebSocketFactory(server)
@@ -49,11 +57,7 @@ def open_connection(factory=None):
     transport = Transport()
     protocol._raw_query_string = b"a=1"  # daphne's HTTP protocol sets it as it upgrades
     protocol.makeConnection(transport)
-    key = base64.b64encode(os.urandom(16)).decode()
-    protocol.dataReceived(
-        f"GET /ws/?a=1 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Origin: http://localhost\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    protocol.dataReceived(upgrade_request(base64.b64encode(os.urandom(16)).decode()))
     protocol.serverAccept()
     return server, protocol, transport
 
@@ -101,3 +105,39 @@ def test_frames_pings_and_the_close_handshake_work_on_a_lean_connection():
     other = open_connection(protocol.factory)[1]  # what one connection set stays its own
     assert other.remoteCloseCode is None and not other.wasClean
     assert type(other) is type(protocol)  # one lean class per factory and protocol class
+
+
+class HTTPServer(Server):
+    """What daphne's HTTP protocol asks of daphne's server, besides the above."""
+
+    http_timeout = None
+    websocket_handshake_timeout = 5
+    server_name = "daphne"
+
+    def __init__(self):
+        super().__init__()
+        self.ws_factory = WebSocketFactory(self)
+
+
+def test_the_http_channel_forgets_the_upgrade_request_and_stays_the_producer():
+    server = HTTPServer()
+    channel = HTTPFactory(server).buildProtocol(("127.0.0.1", 40000))
+    requests = []
+    channel.requestFactory = lambda *args: requests.append(WebRequest(*args)) or requests[-1]
+    transport = Transport()
+    channel.makeConnection(transport)
+    channel.dataReceived(upgrade_request(base64.b64encode(os.urandom(16)).decode()))
+    protocol = transport.protocol
+    protocol.serverAccept()
+    assert isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN
+
+    upgrade = weakref.ref(requests.pop())
+    gc.collect()
+    assert upgrade() is None  # with its headers and buffers (about 2.5 KB a connection)
+    assert transport.producer is channel._channel and channel._channel.requests == []
+    transport.clear()
+    protocol.dataReceived(client_frame(0x1, b"hello"))
+    protocol.sendMessage(b"hi")
+    assert server.queue.get_nowait() == {"type": "websocket.connect"}
+    assert server.queue.get_nowait() == {"type": "websocket.receive", "text": "hello"}
+    assert transport.value() == b"\x81\x02hi"
