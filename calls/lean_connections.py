@@ -17,6 +17,7 @@ which Twisted's HTTP channel kept in its queue, is dropped too.
 """
 
 import weakref
+from collections import deque
 
 # Set at connect, never read after the handshake (autobahn 26, daphne 4.2).
 HANDSHAKE_LEFTOVERS = frozenset({
@@ -42,6 +43,19 @@ STATE_DEFAULTS = {
 }
 
 _classes = weakref.WeakKeyDictionary()  # factory -> {protocol class: its lean subclass}
+
+
+class SendQueue(list):
+    """autobahn's queue of delayed writes as a list: 56 bytes, an empty deque 760.
+
+    autobahn queues a write only when asked to send in pieces or in sync, or
+    behind another queued write: none of which daphne does, so it stays empty.
+    """
+
+    __slots__ = ()
+
+    def popleft(self):
+        return self.pop(0)
 
 
 class OpenedRequest:
@@ -86,6 +100,9 @@ def make_lean(protocol):
     request = kept.get("request")
     if request is not None:
         kept["request"] = OpenedRequest(request.path)
+    queued = kept.get("send_queue")
+    if type(queued) is deque:
+        kept["send_queue"] = SendQueue(queued)
     forget_upgrade_request(protocol)
     protocol.__class__ = cls
     protocol.__dict__ = kept  # a new dict: one emptied of keys would keep its size

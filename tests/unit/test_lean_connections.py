@@ -14,7 +14,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 import calls.consumer  # noqa: F401 - installs the change
-from calls.lean_connections import HANDSHAKE_LEFTOVERS, STATE_DEFAULTS
+from calls.lean_connections import HANDSHAKE_LEFTOVERS, STATE_DEFAULTS, SendQueue
 
 
 class Server:
@@ -81,6 +81,21 @@ def test_an_open_connection_keeps_a_small_dict_and_reads_the_same_settings():
     for name, value in STATE_DEFAULTS.items():
         assert getattr(protocol, name) == value
     assert protocol.request.path == "/ws/"
+    assert type(protocol.send_queue) is SendQueue and sys.getsizeof(protocol.send_queue) < 100
+
+
+def test_writes_autobahn_queues_go_out_in_order_through_the_lean_send_queue():
+    server, protocol, transport = open_connection()
+    transport.clear()
+
+    protocol.sendData(b"first", sync=True)  # written, then autobahn waits a pass of the reactor
+    protocol.sendData(b"second", sync=True)  # queued until that pass
+    protocol.sendData(b"third")  # behind a queued write: queued too
+    assert protocol.send_queue == [(b"second", True), (b"third", False)]
+    assert transport.value() == b"first"
+    protocol._send()  # the reactor's passes
+    protocol._send()
+    assert transport.value() == b"firstsecondthird" and protocol.send_queue == []
 
 
 def test_frames_pings_and_the_close_handshake_work_on_a_lean_connection():
