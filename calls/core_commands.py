@@ -31,9 +31,9 @@ def where_from(scope):
     """The part of a connection's scope that says where it came from.
 
     Login is the last reader of the rest: the request's headers and cookies, the
-    site's session and user. A long-lived session held them all (about 1.5 KB
-    with the benchmark client's few headers, several times that for a browser
-    sending cookies and a resolved user).
+    site's session and user. A long-lived session held them all (about 2 KB
+    with the benchmark client's few headers, more for a browser sending cookies
+    and a resolved user).
     """
     return {key: scope[key] for key in SCOPE_KEPT if key in scope}
 
