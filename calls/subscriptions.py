@@ -2,8 +2,11 @@
 
 import functools
 import hashlib
+from types import MappingProxyType
 
 WILDCARD = "*"
+# The body of most subscriptions: one read-only mapping for all (a dict each was 64 bytes).
+NO_BODY = MappingProxyType({})
 
 
 # Cached for the live calls, whose events come again and again; each session's own
@@ -43,6 +46,11 @@ def matches(sub_keys, event_keys):
             and (t == WILDCARD or t == event_keys[2]) and (o == WILDCARD or o == event_keys[3]))
 
 
+def _stored(body):
+    """A subscription's body as kept: a copy, never changed after (NO_BODY when empty)."""
+    return dict(body) if body else NO_BODY
+
+
 def _specificity(keys):
     return sum(1 for k in keys if k != WILDCARD)
 
@@ -70,12 +78,12 @@ class SubscriptionSet:
         if held:  # never a group to join: the owner sends it, or one of ours has its group
             if keys not in self._bodies:
                 self._held[keys] = None
-            self._bodies[keys] = dict(body)
+            self._bodies[keys] = _stored(body)
             return None
         group = group_name(keys[0], keys[3])
         joined = group in self.groups()  # before this one stops being held, if it was
         self._held.pop(keys, None)
-        self._bodies[keys] = dict(body)
+        self._bodies[keys] = _stored(body)
         return None if joined else group
 
     def remove(self, keys):

@@ -51,3 +51,16 @@ def test_subscribing_again_to_a_held_subscription_joins_its_group():
     subs.add(call, {}, held=True)
     assert subs.add(call, {"a": 1}) == group_name("media", "c1")
     assert subs.remove(call) == group_name("media", "c1")
+
+
+def test_empty_bodies_share_one_read_only_mapping_and_read_as_empty():
+    subs = SubscriptionSet()
+    subs.add(("core", "user_event", "*", "alice"), {})
+    subs.add(("media", "call", "*", "c1"), {}, held=True)
+    subs.add(("media", "call", "hangup", "c1"), {"x": 1})
+
+    assert subs.match(("core", "user_event", "login", "alice"), {"a": 1}) == {"a": 1}
+    assert subs.match(("media", "call", "hangup", "c1"), {"a": 1}) == {"x": 1, "a": 1}
+    assert [s["body"] for s in subs.as_list()] == [{}, {}, {"x": 1}]
+    assert all(type(s["body"]) is dict for s in subs.as_list())  # what the API returns stays a dict
+    assert subs.remove(("media", "call", "*", "c1")) is None and len(subs) == 2
