@@ -344,9 +344,13 @@ async def test_a_logged_in_session_keeps_only_where_it_came_from_of_its_scope(li
     from calls.consumer import SignalingConsumer
     from registrations.models import Registration
 
-    consumers = []
-    monkeypatch.setattr(SignalingConsumer, "init_core",
-                        lambda self, init=SignalingConsumer.init_core: (consumers.append(self), init(self)))
+    consumers, init_core = [], SignalingConsumer.init_core
+
+    def init_and_keep(self):
+        consumers.append(self)
+        init_core(self)
+
+    monkeypatch.setattr(SignalingConsumer, "init_core", init_and_keep)
     c = await connect(headers=[(b"user-agent", b"test-phone/1.0"), (b"cookie", b"sessionid=x")])
     (consumer,) = consumers
     assert {b"user-agent", b"cookie"} <= dict(consumer.scope["headers"]).keys()  # read at login

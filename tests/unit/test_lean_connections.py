@@ -2,8 +2,8 @@
 
 import asyncio
 import base64
-import os
 import gc
+import os
 import struct
 import sys
 import weakref

@@ -53,7 +53,7 @@ def test_subscribing_again_to_a_held_subscription_joins_its_group():
     assert subs.remove(call) == group_name("media", "c1")
 
 
-def test_empty_bodies_share_one_read_only_mapping_and_read_as_empty():
+def test_subscriptions_without_a_body_match_and_list_as_empty_bodies():
     subs = SubscriptionSet()
     subs.add(("core", "user_event", "*", "alice"), {})
     subs.add(("media", "call", "*", "c1"), {}, held=True)
