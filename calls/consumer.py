@@ -260,12 +260,13 @@ class SignalingConsumer(CoreCommands, CallCommands, AsyncWebsocketConsumer):
         if attach is None or not attach(self.channel_name, inbox):
             receive_channel = functools.partial(self.channel_layer.receive, self.channel_name)
             pumps.append(asyncio.ensure_future(_pump(receive_channel, inbox)))
+        run = self._run(inbox, pumps, attach is not None)
         if not pumps and websocket_fast_path.is_daphne_send(send):
-            run_detached(self._run(inbox, pumps, attach is not None))
+            run_detached(run)
             return
         # In a task of its own: resumed after each message, the loop would otherwise
         # first pass through the coroutine frame of every middleware.
-        await asyncio.ensure_future(self._run(inbox, pumps, attach is not None))
+        await asyncio.ensure_future(run)
 
     async def _run(self, inbox, pumps, attached):
         try:
