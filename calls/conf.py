@@ -12,6 +12,9 @@ DEFAULTS = {
     "PING_INTERVAL": 30,
     # Largest accepted frame, in bytes (UTF-8); larger ones are refused and closed (1009).
     "MAX_FRAME_BYTES": 64 * 1024,
+    # Bytes waiting to be sent to a client that reads slower than it is sent to (beyond
+    # what the OS holds); past it the connection is dropped, its session ends.
+    "MAX_SEND_BACKLOG": 1024 * 1024,
     # Client requests per second per connection, and the burst allowed above it.
     "RATE_LIMIT": 200,
     "RATE_BURST": 400,

@@ -12,11 +12,17 @@ untouched: control frames, fragments, a frame cut across reads, extensions,
 anything it would refuse. Whenever autobahn is in the middle of something (a
 partial frame buffered, a fragmented message), it gets the bytes as before.
 A frame going out is handed to the socket at once when Twisted has nothing
-queued for it (see _write_now).
+queued for it (see _write_now), and a client that lets too much queue up is
+dropped (see _drop_if_too_far_behind).
 """
 
 import functools
+import logging
 import struct
+
+from .conf import calls_settings
+
+log = logging.getLogger(__name__)
 
 try:
     from websockets.speedups import apply_mask
@@ -103,8 +109,8 @@ def _write_now(transport, data):
     epoll changes and a pass of its dispatch per frame. Whatever the socket
     does not take now (or any error) goes to Twisted's queue, which handles it.
     """
-    if (type(transport) is _plain_tcp_server and not transport.TLS and transport.connected
-            and not transport.disconnecting and not transport._writeDisconnected
+    plain = type(transport) is _plain_tcp_server and not transport.TLS
+    if (plain and transport.connected and not transport.disconnecting and not transport._writeDisconnected
             and not transport._tempDataBuffer and not transport.dataBuffer):
         try:
             sent = transport.socket.send(data)
@@ -114,6 +120,24 @@ def _write_now(transport, data):
             return
         data = data[sent:]
     transport.write(data)
+    if plain:
+        _drop_if_too_far_behind(transport)
+
+
+def _drop_if_too_far_behind(transport):
+    """Drop a connection whose client reads slower than it is sent to, past MAX_SEND_BACKLOG.
+
+    What the socket does not take waits in Twisted's buffer, which has no bound:
+    a client that stops reading (gone without a word, or asleep) while events
+    keep coming would grow the server by every frame, until two unanswered pings
+    close it a minute later. A close frame would wait behind what it has not
+    read, so the connection is aborted; its session ends as on any disconnect.
+    """
+    unsent = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    if unsent > calls_settings.MAX_SEND_BACKLOG and not transport._aborting:
+        log.warning("dropping the connection of %s: %d bytes it has not read yet (MAX_SEND_BACKLOG)",
+                    transport.getPeer(), unsent)
+        transport.abortConnection()
 
 
 def is_daphne_send(send):

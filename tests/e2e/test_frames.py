@@ -9,6 +9,7 @@ import struct
 
 import pytest
 
+from ..conftest import PASSWORD
 from .helpers import frame
 
 PING = b'{"class": "core", "cmd": "ping", "tid": %d}'
@@ -17,8 +18,12 @@ PING = b'{"class": "core", "cmd": "ping", "tid": %d}'
 class RawWebSocket:
     """A client that writes frames exactly as given, split as given."""
 
-    def __init__(self, server):
-        self.sock = socket.create_connection((server.host, server.port), timeout=5)
+    def __init__(self, server, receive_buffer=None):
+        self.sock = socket.socket()
+        if receive_buffer:  # set before connecting: it bounds the window the server sees
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(5)
+        self.sock.connect((server.host, server.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
@@ -65,6 +70,15 @@ class RawWebSocket:
             opcode, payload = self.read_frame()
             if opcode == 8:
                 return struct.unpack("!H", payload[:2])[0]
+
+    def request(self, tid, cls, cmd, data, subclass="core"):
+        """Send a request; return its answer (skipping what the server sends before it)."""
+        self.send_pieces(frame(json.dumps({"class": cls, "subclass": subclass, "cmd": cmd, "tid": tid,
+                                           "data": data}).encode()))
+        while True:
+            answer = self.read_json()
+            if answer.get("tid") == tid and "result" in answer:
+                return answer
 
     def send_pieces(self, *pieces):
         for piece in pieces:
@@ -131,3 +145,31 @@ def test_an_unmasked_client_frame_drops_the_connection(ws):
     ws.send_pieces(bytes((0x81, len(PING % 15))) + PING % 15)
     with pytest.raises(ConnectionError):
         ws.read_frame()
+
+
+def test_a_client_that_stops_reading_is_dropped_and_its_session_ends(server):
+    """Events to a client that reads nothing pile up in the server only up to
+    MAX_SEND_BACKLOG (1 MiB) beyond what the kernel holds; then the connection goes."""
+    slow, sender = RawWebSocket(server, receive_buffer=4096), RawWebSocket(server)
+    try:
+        assert slow.request(1, "core", "login", {"user": "erin", "password": PASSWORD},
+                            subclass="user")["result"] == "ok"
+        assert sender.request(1, "core", "login", {"user": "frank", "password": PASSWORD},
+                              subclass="user")["result"] == "ok"
+        body = {"pad": "x" * 60000}
+        for tid in range(2, 400):  # up to 24 MB of events; the kernel holds about 4 MB of them
+            answer = sender.request(tid, "core", "send_event", {"user": "erin", "type": "big", "body": body},
+                                    subclass="user")
+            if answer["result"] == "error":  # erin has no session left: dropped
+                assert answer["data"]["code"] == 100033
+                break
+        else:
+            raise AssertionError("the client that reads nothing was never dropped")
+        assert tid * 60000 < 12_000_000  # gone once about 5 MB were on their way to it
+        with pytest.raises(ConnectionError):  # what it had not read is cut short: no close frame
+            while True:
+                slow.read_frame()
+        assert sender.request(tid + 1, "core", "ping", {})["result"] == "ok"  # the server goes on
+    finally:
+        slow.close()
+        sender.close()

@@ -62,13 +62,24 @@ class Socket:
 
 
 class Transport:
-    TLS, connected, disconnecting, _writeDisconnected, dataBuffer = False, True, False, False, b""
+    """What _write_now reads of Twisted's TCP transport; `write` queues as Twisted's does."""
+
+    TLS, connected, disconnecting, _writeDisconnected, dataBuffer, offset = False, True, False, False, b"", 0
 
     def __init__(self, takes, queued=()):
         self.socket, self._tempDataBuffer, self.written = Socket(takes), list(queued), []
+        self._tempDataLen, self._aborting, self.aborts = sum(map(len, queued)), False, 0
 
     def write(self, data):
         self.written.append(data)
+        self._tempDataBuffer.append(data)
+        self._tempDataLen += len(data)
+
+    def abortConnection(self):
+        self._aborting, self.aborts = True, self.aborts + 1
+
+    def getPeer(self):
+        return "a peer"
 
 
 def test_frames_go_to_the_socket_at_once_and_what_it_leaves_to_twisted(monkeypatch):
@@ -83,6 +94,19 @@ def test_frames_go_to_the_socket_at_once_and_what_it_leaves_to_twisted(monkeypat
     assert (partial.socket.sent, partial.written) == ([b"fra"], [b"me"])
     assert blocked.written == [b"frame"]
     assert (queued_before.socket.sent, queued_before.written) == ([], [b"frame"])  # order kept
+
+
+def test_a_client_too_far_behind_is_dropped_once(monkeypatch, settings):
+    from calls import websocket_fast_path
+
+    monkeypatch.setattr(websocket_fast_path, "_plain_tcp_server", Transport)
+    settings.CALLS = {"MAX_SEND_BACKLOG": 10}
+    reading, stalled = Transport(takes=100), Transport(takes=BlockingIOError())
+    for _ in range(3):
+        websocket_fast_path._write_now(reading, b"frame")
+        websocket_fast_path._write_now(stalled, b"frame")
+    assert reading.aborts == 0 and reading.written == []
+    assert stalled._tempDataLen == 15 and stalled.aborts == 1  # over 10 at the third frame
 
 
 def test_under_daphne_frames_go_straight_to_the_connection_while_daphne_keeps_it():
