@@ -26,10 +26,12 @@ HANDSHAKE_LEFTOVERS = frozenset({
     "websocket_protocols", "websocket_extensions", "_wskey", "clean_headers",
 })
 
-# Flags and timers as autobahn and daphne set them at connect; most connections keep
-# them so until they close. (Not those read for every frame: a class attribute is
-# a slower read than an instance's.)
+# Flags, timers and states as autobahn, daphne and Twisted set them at connect; most
+# connections keep them so until they close. (A class attribute is a slightly slower
+# read than an instance's: `state`, which changes, stays in the instance.)
 STATE_DEFAULTS = {
+    "connected": 1, "websocket_version": 13, "_raw_query_string": b"", "send_state": 0, "data": b"",
+    "inside_message": False, "current_frame": None, "autoPingTimeoutCall": None,
     "_perMessageCompress": None, "trackedTimings": None, "triggered": False,
     "wasMaxFramePayloadSizeExceeded": False, "wasMaxMessagePayloadSizeExceeded": False,
     "closedByMe": False, "failedByMe": False, "droppedByMe": False, "wasClean": False,
@@ -41,6 +43,31 @@ STATE_DEFAULTS = {
     "autoPingPendingSeq": 0, "autoPingPendingSent": None, "protocol_to_accept": None,
     "root_path": "", "websocket_protocol_in_use": None,
 }
+
+
+
+class Uncounted:
+    """autobahn's traffic counters, not kept: daphne reads none (176 bytes a connection).
+
+    autobahn adds to them (`stats.x += n`): each reads 0 and the sum goes nowhere.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        return 0
+
+    def __setattr__(self, name, value):
+        pass
+
+    def reset(self):
+        pass
+
+
+# Per-connection objects autobahn makes and daphne never reads, replaced at open by
+# one class value: the traffic counters, and the transport's details (for WAMP, and
+# for TLS channel binding, which autobahn sets before onOpen).
+NOT_KEPT = {"trafficStats": Uncounted(), "_transport_details": None}
 
 _classes = weakref.WeakKeyDictionary()  # factory -> {protocol class: its lean subclass}
 
@@ -72,12 +99,15 @@ def lean_class(cls, factory):
     per_factory = _classes.setdefault(factory, {})
     if cls not in per_factory:
         settings = {name: getattr(factory, name) for name in cls.CONFIG_ATTRS}
+        settings["factory"] = factory
+        if hasattr(factory, "server_class"):  # daphne's server, which every connection names
+            settings["server"] = factory.server_class
         defaults = {**settings, **STATE_DEFAULTS}
         # A function in a class would be read as a method (perMessageCompressionAccept is one).
         as_class = {name: staticmethod(value) if hasattr(type(value), "__get__") else value
                     for name, value in defaults.items()}
         per_factory[cls] = type(cls.__name__, (cls,), {
-            **as_class, "__module__": cls.__module__, "_lean_defaults": defaults,
+            **as_class, **NOT_KEPT, "__module__": cls.__module__, "_lean_defaults": defaults,
         })
     return per_factory[cls]
 
@@ -90,7 +120,7 @@ def make_lean(protocol):
     defaults = cls._lean_defaults
     kept = {}
     for name, value in vars(protocol).items():
-        if name in HANDSHAKE_LEFTOVERS:
+        if name in HANDSHAKE_LEFTOVERS or name in NOT_KEPT:
             continue
         if name in defaults:
             default = defaults[name]
@@ -106,6 +136,29 @@ def make_lean(protocol):
     forget_upgrade_request(protocol)
     protocol.__class__ = cls
     protocol.__dict__ = kept  # a new dict: one emptied of keys would keep its size
+    if getattr(protocol.transport, "protocol", None) is protocol:  # not under TLS wrapping
+        shed_class_values(protocol.transport)
+
+
+def shed_class_values(obj):
+    """Rebuild `obj`'s attribute dict without the values its class holds already.
+
+    Twisted sets on each connection values its classes have (offsets, empty
+    buffers, None timers): the dict of 17 to 22 keys then takes 832 bytes, one
+    of 12 to 21 keys 464. Reads see the same values; writes land in the instance.
+    """
+    cls = type(obj)
+    kept = {}
+    for name, value in vars(obj).items():
+        default = getattr(cls, name, _MISSING)
+        if value is default or (type(value) in _IMMUTABLE and type(default) is type(value) and value == default):
+            continue
+        kept[name] = value
+    obj.__dict__ = kept
+
+
+_MISSING = object()
+_IMMUTABLE = (bool, int, float, str, bytes, type(None))
 
 
 def forget_upgrade_request(protocol):
@@ -118,9 +171,11 @@ def forget_upgrade_request(protocol):
     its own flags and transport, so it is left in place and only forgets that.
     """
     transport = protocol.transport
-    queue = getattr(getattr(transport, "producer", None), "requests", None)
+    channel = getattr(transport, "producer", None)
+    queue = getattr(channel, "requests", None)
     if getattr(transport, "protocol", None) is protocol and isinstance(queue, list):
         queue.clear()
+        shed_class_values(channel)
 
 
 def install():
