@@ -177,3 +177,20 @@ def test_shedding_class_values_keeps_what_differs_and_what_could_be_shared_by_mi
     assert (channel.timeout, channel.name) == (None, "channel")
     channel.timeout = 5  # a write lands in the instance, as before
     assert channel.timeout == 5 and Channel.timeout is None
+
+
+def test_autobahn_formats_a_new_connections_settings_only_if_its_debug_line_is_printed(monkeypatch):
+    import pprint
+
+    import autobahn.websocket.protocol as autobahn_protocol
+
+    from calls.lean_connections import pformat_when_printed
+
+    assert autobahn_protocol.pformat is pformat_when_printed
+    formatted = []
+    monkeypatch.setattr(pprint, "pformat", lambda obj: formatted.append(obj) or "text")
+    open_connection()
+    assert formatted == []  # the debug line was not printed
+    settings = [("autoPingInterval", 0, "WebSocketServerFactory")]
+    assert "{attrs}".format(attrs=pformat_when_printed(settings)) == "text" and formatted == [settings]
+    assert pformat_when_printed({"a": 1}) == "text"  # a dict's text is used at once
