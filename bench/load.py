@@ -356,7 +356,7 @@ async def run_idle(spec):
     errors = []
     deadline = time.perf_counter() + spec.get("time_cap", 600)
     for target in spec["steps"]:
-        t_step = time.perf_counter()
+        t_step, cpu_step = time.perf_counter(), cpu_seconds(pid)
         opened_before = len(clients)
         while len(clients) < target and time.perf_counter() < deadline:
             batch = min(50, target - len(clients))
@@ -368,12 +368,15 @@ async def run_idle(spec):
                     clients.append(r)
             if len(errors) > 20:
                 break
-        open_s = time.perf_counter() - t_step
+        open_s, open_cpu = time.perf_counter() - t_step, cpu_seconds(pid) - cpu_step
+        opened = len(clients) - opened_before
         await asyncio.sleep(spec.get("settle", 2.0))
         rss = rss_bytes(pid)
         steps.append({"target": target, "sessions": len(clients), "rss_bytes": rss,
                       "open_s": open_s,
-                      "opened_per_s": (len(clients) - opened_before) / open_s if open_s else None,
+                      "opened_per_s": opened / open_s if open_s else None,
+                      # what a session costs the server to open: connect (and log in)
+                      "server_cpu_us_per_open": open_cpu / opened * 1e6 if opened else None,
                       "rss_per_session_bytes": (rss - base) / max(1, len(clients) - 1)})
     # Idle cost: server CPU while nothing happens but heartbeats.
     c0, t0 = cpu_seconds(pid), time.perf_counter()

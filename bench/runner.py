@@ -404,6 +404,11 @@ def summarize(r):
             rows.append({"figure": f"idle: logins per second up to {st['target']}",
                          "value": st["opened_per_s"], "unit": "/s", "ratio_to_echo": None,
                          "target": None})
+        for st in sig["steps"]:
+            if st.get("server_cpu_us_per_open") is not None:
+                base = echo_steps.get(st["target"])
+                row(f"idle: server CPU per session opened (connect, log in) up to {st['target']}",
+                    st["server_cpu_us_per_open"], "µs", base and base.get("server_cpu_us_per_open"))
         row(f"idle: server CPU at {sig['sessions_open']} idle sessions", sig["idle_server_cpu_util"] * 100,
             "% of a core", idle["echo"]["idle_server_cpu_util"] * 100 or None)
     cl = r.get("cluster")

@@ -40,6 +40,8 @@ def test_quick_benchmark_completes_and_history_counts_every_call(tmp_path):
     idle = report["idle"]["signaling"]
     assert idle["sessions_open"] == report["options"]["session_steps"][-1]
     assert idle["ping_ok"] == idle["sessions_open"]
+    assert all(step["server_cpu_us_per_open"] >= 0 for step in idle["steps"])
 
     assert "server CPU per call" in proc.stdout
     assert "calls made = calls in history" in proc.stdout
+    assert "server CPU per session opened" in proc.stdout
