@@ -13,7 +13,8 @@ rebuilt with only the rest. Reads see the same values; anything autobahn sets
 later lands in the instance again. The handshake's leftovers are dropped
 (daphne and autobahn read none of them after open), except the request's path,
 which daphne logs at close. The HTTP request the connection was upgraded from,
-which Twisted's HTTP channel kept in its queue, is dropped too.
+which Twisted's HTTP channel kept in its queue, is dropped too, and that channel
+and the TCP transport drop the attributes that equal what their classes hold.
 
 Before that, as each connection is made, autobahn formats its thirty settings
 for a debug line that is not printed; they are now formatted only if it is.
@@ -47,7 +48,6 @@ STATE_DEFAULTS = {
     "autoPingPendingSeq": 0, "autoPingPendingSent": None, "protocol_to_accept": None,
     "root_path": "", "websocket_protocol_in_use": None,
 }
-
 
 
 class Uncounted:
@@ -201,8 +201,8 @@ class FormattedWhenPrinted:
 
 def pformat_when_printed(obj):
     """autobahn's pformat: its one list, a new connection's settings for a debug line
-    (8 % of a session's CPU from connect to close), only when printed; its dicts
-    (timings and transport details, whose text is used) at once."""
+    (up to a tenth of the server's CPU to open a session), only when printed; its
+    dicts (timings and transport details, whose text is used) at once."""
     return FormattedWhenPrinted(obj) if type(obj) is list else pprint.pformat(obj)
 
 
