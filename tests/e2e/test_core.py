@@ -63,6 +63,22 @@ async def test_login_by_password_token_and_failures(server, users, history):
         assert len(session_id) == 36  # a UUID when none is given
 
 
+async def test_a_session_cookie_logs_in_without_a_password_and_no_cookie_does_not(server, users, history):
+    from django.conf import settings
+    from django.test import Client
+
+    def session_cookie():
+        browser = Client()
+        browser.force_login(users["erin"])
+        return browser.cookies[settings.SESSION_COOKIE_NAME].value
+
+    cookie = f"{settings.SESSION_COOKIE_NAME}={await history(session_cookie)}"
+    async with SignalingClient.connect(server.url, headers={"Cookie": cookie}) as c:
+        assert len(await c.login("erin")) == 36
+    async with SignalingClient.connect(server.url) as c:  # anonymous: nothing proves who it is
+        assert await error_code(c.login("erin")) == 100030
+
+
 async def test_session_ids_are_unique_among_live_sessions(server):
     session_id = unique("dup")
     async with SignalingClient.connect(server.url) as first, SignalingClient.connect(server.url) as second:
