@@ -126,10 +126,8 @@ def make_lean(protocol):
     for name, value in vars(protocol).items():
         if name in HANDSHAKE_LEFTOVERS or name in NOT_KEPT:
             continue
-        if name in defaults:
-            default = defaults[name]
-            if value is default or (type(value) is type(default) and value == default):
-                continue
+        if name in defaults and holds(defaults[name], value):
+            continue
         kept[name] = value
     request = kept.get("request")
     if request is not None:
@@ -152,13 +150,14 @@ def shed_class_values(obj):
     of 12 to 21 keys 464. Reads see the same values; writes land in the instance.
     """
     cls = type(obj)
-    kept = {}
-    for name, value in vars(obj).items():
-        default = getattr(cls, name, _MISSING)
-        if value is default or (type(value) in _IMMUTABLE and type(default) is type(value) and value == default):
-            continue
-        kept[name] = value
-    obj.__dict__ = kept
+    obj.__dict__ = {name: value for name, value in vars(obj).items()
+                    if not holds(getattr(cls, name, _MISSING), value)}
+
+
+def holds(default, value):
+    """Whether a class value `default` reads as `value`: the same object, or an
+    equal immutable one (an equal list or dict may still be changed in place)."""
+    return value is default or (type(value) in _IMMUTABLE and type(default) is type(value) and value == default)
 
 
 _MISSING = object()
