@@ -17,13 +17,13 @@ def db(func):
     in, which for a connection's task made that 240 bytes larger for as long as
     it lived.
     """
-    run = database_sync_to_async(func)
+    run = _sync_to_async(func)
+    return lambda *args, **kwargs: asyncio.ensure_future(run(*args, **kwargs))
 
-    @functools.wraps(func)
-    def in_own_task(*args, **kwargs):
-        return asyncio.ensure_future(run(*args, **kwargs))
 
-    return in_own_task
+@functools.cache  # the functions handlers call: asgiref checks and wraps each one once
+def _sync_to_async(func):
+    return database_sync_to_async(func)
 
 
 def seen_recently(recent, key, keep=64):
