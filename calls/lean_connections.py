@@ -135,11 +135,15 @@ def make_lean(protocol):
     queued = kept.get("send_queue")
     if type(queued) is deque:
         kept["send_queue"] = SendQueue(queued)
-    forget_upgrade_request(protocol)
     protocol.__class__ = cls
     protocol.__dict__ = kept  # a new dict: one emptied of keys would keep its size
-    if getattr(protocol.transport, "protocol", None) is protocol:  # not under TLS wrapping
-        shed_class_values(protocol.transport)
+    transport = protocol.transport
+    if getattr(transport, "protocol", None) is protocol:  # plain TCP, no TLS wrapper between
+        channel = getattr(transport, "producer", None)
+        if isinstance(getattr(channel, "requests", None), list):  # Twisted's HTTP channel
+            forget_upgrade_request(channel)
+            shed_class_values(channel)
+        shed_class_values(transport)
 
 
 def shed_class_values(obj):
@@ -164,7 +168,7 @@ _MISSING = object()
 _IMMUTABLE = (bool, int, float, str, bytes, type(None))
 
 
-def forget_upgrade_request(protocol):
+def forget_upgrade_request(channel):
     """Let the HTTP channel the connection came through forget its upgrade request.
 
     Twisted's channel stays registered as the socket's producer, and it kept the
@@ -173,12 +177,7 @@ def forget_upgrade_request(protocol):
     the channel handles no request again, and its producer methods look only at
     its own flags and transport, so it is left in place and only forgets that.
     """
-    transport = protocol.transport
-    channel = getattr(transport, "producer", None)
-    queue = getattr(channel, "requests", None)
-    if getattr(transport, "protocol", None) is protocol and isinstance(queue, list):
-        queue.clear()
-        shed_class_values(channel)
+    channel.requests.clear()
 
 
 class FormattedWhenPrinted:
