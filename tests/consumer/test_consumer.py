@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -97,6 +98,21 @@ async def test_invite_reaches_the_callee_and_the_answer_the_caller(live_db):
     hangup = json.loads(await b.receive_from(timeout=5))
     assert hangup["data"]["body"] == {"code": 305009, "reason": "Caller stopped"}
     await b.disconnect()
+
+
+async def test_the_server_names_calls_in_the_order_they_start(live_db):
+    """Ids made by the server are time-ordered UUIDs (version 7): new calls go to the end
+    of the history's call_id index."""
+    a = await connect()
+    await login(a, "alice")
+    ids = []
+    for tid in range(1, 4):  # no one to call: each call ends at once, told after its `ok`
+        ids.append((await ask(a, "media", "call", "start", {"callee": "nobody-online"}, tid=tid))["data"]["call_id"])
+        ended = json.loads(await a.receive_from(timeout=5))
+        assert (ended["data"]["type"], ended["data"]["obj_id"]) == ("hangup", ids[-1])
+    assert [uuid.UUID(call_id).version for call_id in ids] == [7, 7, 7]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    await a.disconnect()
 
 
 async def test_the_owner_sends_nothing_to_an_answering_session_that_left(live_db):
