@@ -14,11 +14,15 @@ A new call's destinations are looked up by the same job that writes it, so a
 `start` costs one hop to a thread, not two; a batch's starts share one query.
 They are handed back as soon as they are known, before the batch is written, so
 that the destinations ring while the call is being written.
+Jobs queued while a batch is written join it before its commit: under load a
+start or an end queued just after a batch was taken used to wait for that batch's
+commit and then for its own.
 Order is kept (a call's row before its changes; FIFO across batches).
 """
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connection, transaction
@@ -45,6 +49,7 @@ class HistoryWriter:
     def __init__(self, loop):
         self.loop = loop
         self.jobs = []  # (kind, call_id, payload, future)
+        self.jobs_lock = threading.Lock()  # the writer's thread takes late jobs too
         self.flushing = False
         self.delayed = None  # the timer of a flush for writes no one waits for
 
@@ -68,7 +73,8 @@ class HistoryWriter:
 
     def _queue(self, kind, call_id, payload, awaited):
         future = self.loop.create_future()
-        self.jobs.append((kind, call_id, payload, future))
+        with self.jobs_lock:
+            self.jobs.append((kind, call_id, payload, future))
         if awaited:
             self._start_flush()
         elif self.delayed is None and not self.flushing:
@@ -86,7 +92,7 @@ class HistoryWriter:
     async def _flush(self):
         try:
             while self.jobs:
-                batch, self.jobs = self.jobs, []
+                batch = self._take_jobs()
                 outcomes = await self.loop.run_in_executor(_executor, self._write, batch)
                 for (kind, _, payload, future), outcome in zip(batch, outcomes):
                     if kind == "start":
@@ -97,12 +103,22 @@ class HistoryWriter:
         finally:
             self.flushing = False
 
+    def _take_jobs(self):
+        with self.jobs_lock:
+            taken, self.jobs = self.jobs, []
+        return taken
+
     def _write(self, batch):
         """On the writer thread: the batch in one transaction; job by job if that fails."""
         close_old_connections()
         try:
             with transaction.atomic():
-                return _apply_all(batch, self._found)
+                outcomes = _apply_all(batch, self._found)
+                late = self._take_jobs()
+                if late:  # grow the batch in place: the caller settles them, the fallback retries them
+                    batch += late
+                    outcomes += _apply_all(late, self._found)
+                return outcomes
         except Exception:
             log.exception("history batch failed; writing its %d jobs one by one", len(batch))
         outcomes = []

@@ -56,3 +56,32 @@ async def test_a_busy_writer_lets_jobs_gather_between_batches(writer):
     third = writer.changes("c", [], awaited=True)  # arrives while the writer lingers
     await asyncio.gather(second, third)
     assert writer.batches == [["a"], ["b", "c"]]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_jobs_queued_while_a_batch_is_written_join_it_before_its_commit(monkeypatch):
+    applied, writing, release, writes = [], threading.Event(), threading.Event(), []
+
+    def apply_all(batch, found):  # the real _write's statements, on the writer's thread
+        applied.append([job[1] for job in batch])
+        if len(applied) == 1:
+            writing.set()
+            release.wait(5)
+        return [None] * len(batch)
+
+    real_write = history.HistoryWriter._write
+
+    def counted_write(self, batch):
+        writes.append(len(batch))
+        return real_write(self, batch)
+
+    monkeypatch.setattr(history, "_apply_all", apply_all)
+    monkeypatch.setattr(history.HistoryWriter, "_write", counted_write)
+    writer = history.HistoryWriter(asyncio.get_running_loop())
+    first = writer.changes("a", [], awaited=True)
+    await asyncio.to_thread(writing.wait, 5)
+    second = writer.changes("b", [], awaited=True)  # queued while "a" is written
+    release.set()
+    await asyncio.gather(first, second)
+    assert applied == [["a"], ["b"]]
+    assert writes == [1]  # one transaction carried both
